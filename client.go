@@ -1,0 +1,99 @@
+package amojo
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// DefaultBaseURL is the chats API of amoCRM (accounts on *.amocrm.ru).
+const DefaultBaseURL = "https://amojo.amocrm.ru"
+
+// KommoBaseURL is the chats API of Kommo (accounts on *.kommo.com).
+const KommoBaseURL = "https://amojo.kommo.com"
+
+// Client calls the amoCRM chats API ("amojo") on behalf of one registered
+// chat channel. Every request is signed with the channel secret. A Client is
+// safe for concurrent use by many goroutines.
+type Client struct {
+	channelID string
+	secret    string
+	r         *requester
+}
+
+// NewClient returns a client for the channel channelID with its secret, as
+// issued when the channel was registered. It talks to DefaultBaseURL unless
+// WithBaseURL says otherwise. Empty or malformed credentials and invalid
+// options give a *ValidationError.
+func NewClient(channelID, secret string, opts ...Option) (*Client, error) {
+	if err := checkID("channelID", channelID); err != nil {
+		return nil, err
+	}
+	if secret == "" {
+		return nil, invalid("secret", "empty")
+	}
+	if strings.ContainsAny(secret, "\r\n") {
+		return nil, invalid("secret", "contains a line break")
+	}
+	o, err := buildOptions(DefaultBaseURL, opts)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{channelID: channelID, secret: secret}
+	c.r = newRequester(o, 0, 0, c.sign)
+	return c, nil
+}
+
+func (c *Client) sign(_ context.Context, req *http.Request, body []byte, now time.Time) error {
+	SignRequest(req, body, c.secret, now)
+	return nil
+}
+
+// ChannelID returns the channel id the client was made with.
+func (c *Client) ChannelID() string { return c.channelID }
+
+// BaseURL returns the chats API address the client talks to.
+func (c *Client) BaseURL() string { return c.r.o.baseURL.String() }
+
+// String describes the client without its secret.
+func (c *Client) String() string {
+	return fmt.Sprintf("amojo.Client{channel: %s, base: %s}", c.channelID, c.BaseURL())
+}
+
+// LogValue describes the client to log/slog without its secret.
+func (c *Client) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("channel", c.channelID), slog.String("base", c.BaseURL()))
+}
+
+// ScopeID returns the scope id of the connection between channelID and the
+// account with amojo id accountID: the two joined by an underscore. The
+// connection must exist (see Client.Connect) for the scope to work.
+func ScopeID(channelID, accountID string) string {
+	return channelID + "_" + accountID
+}
+
+// SplitScopeID splits a scope id into its channel id and account amojo id.
+// It reports false when scopeID is not of the form "channel_account".
+func SplitScopeID(scopeID string) (channelID, accountID string, ok bool) {
+	i := strings.LastIndexByte(scopeID, '_')
+	if i <= 0 || i == len(scopeID)-1 {
+		return "", "", false
+	}
+	return scopeID[:i], scopeID[i+1:], true
+}
+
+// checkID reports an empty id or one with whitespace or control characters.
+func checkID(field, id string) error {
+	if id == "" {
+		return invalid(field, "empty")
+	}
+	for _, r := range id {
+		if r <= ' ' || r == 0x7f {
+			return invalid(field, "contains whitespace or control characters")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+package amojo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// DefaultCRMRateLimit is amoCRM's REST v4 limit: 7 requests per second.
+const DefaultCRMRateLimit = 7
+
+// TokenSource supplies the OAuth access token (or long-lived token) for REST v4
+// calls. It is called once per request attempt and must be safe for concurrent
+// use. An oauth2.TokenSource fits in two lines:
+//
+//	tokens := amojo.TokenFunc(func(ctx context.Context) (string, error) {
+//		t, err := oauthSource.Token()
+//		if err != nil {
+//			return "", err
+//		}
+//		return t.AccessToken, nil
+//	})
+type TokenSource interface {
+	Token(ctx context.Context) (string, error)
+}
+
+// TokenFunc adapts a function to a TokenSource.
+type TokenFunc func(ctx context.Context) (string, error)
+
+// Token calls f.
+func (f TokenFunc) Token(ctx context.Context) (string, error) { return f(ctx) }
+
+// StaticToken is a TokenSource that always returns the same token, such as an
+// amoCRM long-lived token.
+type StaticToken string
+
+// Token returns the token itself.
+func (t StaticToken) Token(context.Context) (string, error) { return string(t), nil }
+
+// String hides the token.
+func (t StaticToken) String() string { return "amojo.StaticToken(redacted)" }
+
+// CRMClient calls the amoCRM REST v4 API (https://{subdomain}.amocrm.ru or
+// https://{subdomain}.kommo.com) with a Bearer token. It shares the chats
+// client's request path: retries, typed errors and logging. By default it
+// limits itself to DefaultCRMRateLimit requests per second, shared by every
+// goroutine that uses it. It is safe for concurrent use.
+type CRMClient struct {
+	tokens TokenSource
+	r      *requester
+}
+
+// NewCRMClient returns a REST v4 client for the account at baseURL, such as
+// "https://example.amocrm.ru". Any http(s) URL is accepted, for tests and
+// proxies. tokens must not be nil. A WithBaseURL option overrides baseURL.
+func NewCRMClient(baseURL string, tokens TokenSource, opts ...Option) (*CRMClient, error) {
+	if tokens == nil {
+		return nil, invalid("tokens", "nil TokenSource")
+	}
+	o, err := buildOptions("", append([]Option{WithBaseURL(baseURL)}, opts...))
+	if err != nil {
+		return nil, err
+	}
+	c := &CRMClient{tokens: tokens}
+	c.r = newRequester(o, DefaultCRMRateLimit, DefaultCRMRateLimit, c.bearer)
+	return c, nil
+}
+
+func (c *CRMClient) bearer(ctx context.Context, req *http.Request, _ []byte, _ time.Time) error {
+	tok, err := c.tokens.Token(ctx)
+	if err != nil {
+		return fmt.Errorf("token source: %w", err)
+	}
+	if tok == "" {
+		return errors.New("token source returned an empty token")
+	}
+	if strings.ContainsAny(tok, "\r\n") {
+		return errors.New("token source returned a token with a line break")
+	}
+	req.Header["Authorization"] = []string{"Bearer " + tok}
+	req.Header["Content-Type"] = []string{ContentTypeJSON}
+	return nil
+}
+
+// BaseURL returns the REST API address the client talks to.
+func (c *CRMClient) BaseURL() string { return c.r.o.baseURL.String() }
+
+// String describes the client without its token.
+func (c *CRMClient) String() string { return "amojo.CRMClient{base: " + c.BaseURL() + "}" }
+
+// LogValue describes the client to log/slog without its token.
+func (c *CRMClient) LogValue() slog.Value { return slog.GroupValue(slog.String("base", c.BaseURL())) }

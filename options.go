@@ -1,0 +1,228 @@
+package amojo
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Option configures a Client or a CRMClient. Options are validated by the
+// constructor, which returns the first error; their order does not matter.
+type Option func(*options) error
+
+type options struct {
+	baseURL    *url.URL
+	httpClient *http.Client
+	now        func() time.Time
+	retry      RetryPolicy
+	rateSet    bool
+	rateLimit  float64
+	rateBurst  int
+	logger     *slog.Logger
+	userAgent  string
+	// sleep waits for d or until ctx is done; tests replace it.
+	sleep func(ctxDone <-chan struct{}, d time.Duration) bool
+}
+
+// DefaultTimeout bounds every request attempt when WithHTTPClient is not used.
+const DefaultTimeout = 30 * time.Second
+
+// DefaultUserAgent is sent unless WithUserAgent says otherwise.
+const DefaultUserAgent = "amojo-go/1"
+
+// WithBaseURL sets the server the client talks to: DefaultBaseURL,
+// KommoBaseURL, or any http(s) URL (a test server, a proxy). A path in the URL
+// is kept as a prefix. An unparsable URL or one without scheme and host makes
+// the constructor fail.
+func WithBaseURL(rawURL string) Option {
+	return func(o *options) error {
+		u, err := parseBaseURL(rawURL)
+		if err != nil {
+			return err
+		}
+		o.baseURL = u
+		return nil
+	}
+}
+
+func parseBaseURL(rawURL string) (*url.URL, error) {
+	if strings.TrimSpace(rawURL) == "" {
+		return nil, invalid("BaseURL", "empty")
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, invalid("BaseURL", "not a URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, invalid("BaseURL", "scheme must be http or https")
+	}
+	if u.Host == "" {
+		return nil, invalid("BaseURL", "no host")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, invalid("BaseURL", "must not have a query or fragment")
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+// WithHTTPClient sets the *http.Client used to send requests. Its Timeout
+// bounds each attempt; a nil client is an error.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(o *options) error {
+		if hc == nil {
+			return invalid("HTTPClient", "nil")
+		}
+		o.httpClient = hc
+		return nil
+	}
+}
+
+// WithClock sets the clock used for the signed Date header, Retry-After dates
+// and the client's rate limiter. Tests pass a fixed clock to get reproducible
+// signatures.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error {
+		if now == nil {
+			return invalid("Clock", "nil")
+		}
+		o.now = now
+		return nil
+	}
+}
+
+// RetryPolicy says how often and how long a client retries. It retries network
+// errors and the statuses 429, 502, 503 and 504, never 400, 401, 403 or 404.
+// Between attempts it waits a capped exponential back-off with full jitter:
+// a random time up to min(MaxDelay, BaseDelay·2^(attempt-1)), or exactly the
+// server's Retry-After when it sends one (up to MaxRetryAfter; a longer one
+// ends the retries).
+type RetryPolicy struct {
+	MaxAttempts   int           // total attempts including the first; 1 disables retries
+	BaseDelay     time.Duration // first back-off ceiling
+	MaxDelay      time.Duration // cap of the back-off
+	MaxRetryAfter time.Duration // longest Retry-After honoured
+}
+
+// DefaultRetryPolicy is used unless WithRetry says otherwise: 4 attempts,
+// back-off from 250ms up to 5s, Retry-After honoured up to one minute.
+var DefaultRetryPolicy = RetryPolicy{
+	MaxAttempts:   4,
+	BaseDelay:     250 * time.Millisecond,
+	MaxDelay:      5 * time.Second,
+	MaxRetryAfter: time.Minute,
+}
+
+// NoRetry makes a single attempt per call.
+var NoRetry = RetryPolicy{MaxAttempts: 1}
+
+// WithRetry sets the retry policy. MaxAttempts must be at least 1 and the
+// durations must not be negative.
+func WithRetry(p RetryPolicy) Option {
+	return func(o *options) error {
+		if p.MaxAttempts < 1 {
+			return invalid("RetryPolicy.MaxAttempts", "must be at least 1")
+		}
+		if p.BaseDelay < 0 || p.MaxDelay < 0 || p.MaxRetryAfter < 0 {
+			return invalid("RetryPolicy", "negative duration")
+		}
+		if p.MaxDelay < p.BaseDelay {
+			p.MaxDelay = p.BaseDelay
+		}
+		o.retry = p
+		return nil
+	}
+}
+
+// WithRateLimit limits the client to perSecond requests per second with bursts
+// of burst, shared by every goroutine using the client. A perSecond of 0 turns
+// the limit off. The CRM client defaults to 7 per second (amoCRM's REST limit);
+// the amojo client has no limit by default (none is documented).
+func WithRateLimit(perSecond float64, burst int) Option {
+	return func(o *options) error {
+		if perSecond < 0 {
+			return invalid("RateLimit", "negative rate")
+		}
+		if perSecond > 0 && burst < 1 {
+			return invalid("RateLimit.Burst", "must be at least 1")
+		}
+		o.rateSet, o.rateLimit, o.rateBurst = true, perSecond, burst
+		return nil
+	}
+}
+
+// WithLogger logs each request attempt at debug level and each retry at
+// info level: method, path, status, attempt and duration. Bodies, headers,
+// secrets, tokens and signatures are never logged. Logging is off by default.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return invalid("Logger", "nil")
+		}
+		o.logger = l
+		return nil
+	}
+}
+
+// WithUserAgent sets the User-Agent header.
+func WithUserAgent(ua string) Option {
+	return func(o *options) error {
+		if strings.TrimSpace(ua) == "" || strings.ContainsAny(ua, "\r\n") {
+			return invalid("UserAgent", "empty or multi-line")
+		}
+		o.userAgent = ua
+		return nil
+	}
+}
+
+func buildOptions(defaultBase string, opts []Option) (*options, error) {
+	o := &options{
+		now:       time.Now,
+		retry:     DefaultRetryPolicy,
+		userAgent: DefaultUserAgent,
+		sleep:     sleepCtx,
+	}
+	if defaultBase != "" {
+		u, err := parseBaseURL(defaultBase)
+		if err != nil {
+			return nil, err
+		}
+		o.baseURL = u
+	}
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, invalid(fmt.Sprintf("opts[%d]", i), "nil option")
+		}
+		if err := opt(o); err != nil {
+			var ve *ValidationError
+			if errors.As(err, &ve) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("amojo: option %d: %w", i, err)
+		}
+	}
+	if o.httpClient == nil {
+		o.httpClient = &http.Client{Timeout: DefaultTimeout}
+	}
+	return o, nil
+}
+
+// sleepCtx waits for d; it returns false if done closes first.
+func sleepCtx(done <-chan struct{}, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-done:
+		return false
+	}
+}

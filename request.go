@@ -1,0 +1,273 @@
+package amojo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// maxResponseBody bounds a successful response body read into memory.
+const maxResponseBody = 16 << 20
+
+// RetryError is returned when a call gave up after more than one attempt. It
+// wraps the last attempt's error, so errors.As(err, &apiErr) and
+// errors.Is(err, ErrRateLimited) still see it.
+type RetryError struct {
+	Attempts int
+	Err      error
+}
+
+// Error returns the last error's message followed by the number of attempts.
+func (e *RetryError) Error() string {
+	return fmt.Sprintf("%s (gave up after %d attempts)", e.Err.Error(), e.Attempts)
+}
+
+// Unwrap returns the last attempt's error.
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// authorizeFunc adds credentials to a request carrying body at time now.
+type authorizeFunc func(ctx context.Context, req *http.Request, body []byte, now time.Time) error
+
+// requester is the single request path shared by Client and CRMClient:
+// marshal once, then per attempt rate-limit, authorize (sign), send, decode,
+// classify and back off.
+type requester struct {
+	o         *options
+	hc        *http.Client
+	limiter   *rate.Limiter
+	authorize authorizeFunc
+}
+
+func newRequester(o *options, defaultRate float64, defaultBurst int, auth authorizeFunc) *requester {
+	hc := o.httpClient
+	if hc.Jar != nil {
+		// Never send cookies: amoCRM refuses session cookies on the API.
+		c := *hc
+		c.Jar = nil
+		hc = &c
+	}
+	r := &requester{o: o, hc: hc, authorize: auth}
+	perSecond, burst := defaultRate, defaultBurst
+	if o.rateSet {
+		perSecond, burst = o.rateLimit, o.rateBurst
+	}
+	if perSecond > 0 {
+		r.limiter = rate.NewLimiter(rate.Limit(perSecond), burst)
+	}
+	return r
+}
+
+// request describes one API call.
+type request struct {
+	method string
+	path   string     // escaped path below the base URL, starting with "/"
+	query  url.Values // not signed
+	in     any        // marshalled to JSON once; nil sends no body
+	out    any        // decoded from a 2xx body when non-nil and the body is not empty
+}
+
+// do runs req and returns the final HTTP status. Any status outside 2xx is
+// returned as an error.
+func (r *requester) do(ctx context.Context, req request) (int, error) {
+	var body []byte
+	if req.in != nil {
+		b, err := json.Marshal(req.in)
+		if err != nil {
+			return 0, fmt.Errorf("amojo: %s %s: encode request: %w", req.method, req.path, err)
+		}
+		body = b
+	}
+	fullURL := r.o.baseURL.String() + req.path
+	if len(req.query) > 0 {
+		fullURL += "?" + req.query.Encode()
+	}
+	signedPath := r.o.baseURL.EscapedPath() + req.path
+
+	policy := r.o.retry
+	for attempt := 1; ; attempt++ {
+		if err := r.waitRate(ctx); err != nil {
+			return 0, r.wrapAttempts(fmt.Errorf("amojo: %s %s: %w", req.method, signedPath, err), attempt-1)
+		}
+		start := r.o.now()
+		status, err := r.attempt(ctx, req, fullURL, signedPath, body)
+		r.log(ctx, slog.LevelDebug, "amojo request", req.method, signedPath, status, attempt, start, err)
+		if err == nil {
+			return status, nil
+		}
+		if ctx.Err() != nil {
+			return status, r.wrapAttempts(fmt.Errorf("amojo: %s %s: %w", req.method, signedPath, ctx.Err()), attempt)
+		}
+		delay, retry := r.backoff(err, attempt)
+		if !retry || attempt >= policy.MaxAttempts {
+			return status, r.wrapAttempts(err, attempt)
+		}
+		r.log(ctx, slog.LevelInfo, "amojo retry", req.method, signedPath, status, attempt, start, err, slog.Duration("delay", delay))
+		if !r.o.sleep(ctx.Done(), delay) {
+			return status, r.wrapAttempts(fmt.Errorf("amojo: %s %s: %w (while waiting to retry: %w)", req.method, signedPath, ctx.Err(), err), attempt)
+		}
+	}
+}
+
+func (r *requester) wrapAttempts(err error, attempts int) error {
+	if attempts <= 1 {
+		return err
+	}
+	return &RetryError{Attempts: attempts, Err: err}
+}
+
+// waitRate blocks until the rate limiter admits one more request, measuring
+// time with the client's clock.
+func (r *requester) waitRate(ctx context.Context) error {
+	if r.limiter == nil {
+		return nil
+	}
+	now := r.o.now()
+	res := r.limiter.ReserveN(now, 1)
+	if !res.OK() {
+		return errors.New("rate limit burst is zero")
+	}
+	d := res.DelayFrom(now)
+	if d <= 0 {
+		return nil
+	}
+	if !r.o.sleep(ctx.Done(), d) {
+		res.CancelAt(r.o.now())
+		return ctx.Err()
+	}
+	return nil
+}
+
+// attempt sends one signed request and decodes its answer.
+func (r *requester) attempt(ctx context.Context, req request, fullURL, signedPath string, body []byte) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, req.method, fullURL, rd)
+	if err != nil {
+		return 0, fmt.Errorf("amojo: %s %s: %w", req.method, signedPath, err)
+	}
+	hreq.Header["User-Agent"] = []string{r.o.userAgent}
+	hreq.Header["Accept"] = []string{"application/json"}
+	if err := r.authorize(ctx, hreq, body, r.o.now()); err != nil {
+		return 0, fmt.Errorf("amojo: %s %s: %w", req.method, signedPath, err)
+	}
+	resp, err := r.hc.Do(hreq)
+	if err != nil {
+		return 0, &networkError{method: req.method, path: signedPath, err: err}
+	}
+	defer resp.Body.Close()
+
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return resp.StatusCode, newAPIError(req.method, signedPath, resp, data, r.o.now())
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody+1))
+	if err != nil {
+		return resp.StatusCode, &networkError{method: req.method, path: signedPath, err: err}
+	}
+	if len(data) > maxResponseBody {
+		return resp.StatusCode, fmt.Errorf("amojo: %s %s: response body over %d bytes", req.method, signedPath, maxResponseBody)
+	}
+	if req.out != nil && resp.StatusCode != http.StatusNoContent && len(bytes.TrimSpace(data)) > 0 {
+		if err := json.Unmarshal(data, req.out); err != nil {
+			return resp.StatusCode, &DecodeError{Method: req.method, Path: signedPath, StatusCode: resp.StatusCode, Err: err}
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// DecodeError reports a 2xx response whose body is not the JSON expected.
+type DecodeError struct {
+	Method     string
+	Path       string
+	StatusCode int
+	Err        error
+}
+
+// Error returns "amojo: METHOD PATH: decode STATUS response: …".
+func (e *DecodeError) Error() string {
+	return fmt.Sprintf("amojo: %s %s: decode %d response: %v", e.Method, e.Path, e.StatusCode, e.Err)
+}
+
+// Unwrap returns the JSON error.
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// networkError is a failure to send or to read the answer; it is retried.
+type networkError struct {
+	method, path string
+	err          error
+}
+
+func (e *networkError) Error() string {
+	return fmt.Sprintf("amojo: %s %s: %v", e.method, e.path, e.err)
+}
+
+func (e *networkError) Unwrap() error { return e.err }
+
+// backoff decides whether err is worth another attempt and how long to wait.
+func (r *requester) backoff(err error, attempt int) (time.Duration, bool) {
+	p := r.o.retry
+	var ne *networkError
+	var ae *APIError
+	switch {
+	case errors.As(err, &ne):
+	case errors.As(err, &ae):
+		switch ae.StatusCode {
+		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		default:
+			return 0, false
+		}
+		if ae.RetryAfter > 0 {
+			if ae.RetryAfter > p.MaxRetryAfter {
+				return 0, false
+			}
+			return ae.RetryAfter, true
+		}
+	default:
+		return 0, false
+	}
+	ceiling := p.BaseDelay
+	for i := 1; i < attempt && ceiling < p.MaxDelay; i++ {
+		ceiling *= 2
+	}
+	ceiling = min(ceiling, p.MaxDelay)
+	if ceiling <= 0 {
+		return 0, true
+	}
+	// Equal jitter: half fixed, half random, so concurrent clients spread out
+	// without ever retrying at once.
+	half := ceiling / 2
+	return half + time.Duration(rand.Int64N(int64(ceiling-half)+1)), true
+}
+
+func (r *requester) log(ctx context.Context, level slog.Level, msg, method, path string, status, attempt int, start time.Time, err error, extra ...slog.Attr) {
+	l := r.o.logger
+	if l == nil || !l.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 6+len(extra))
+	attrs = append(attrs,
+		slog.String("method", method),
+		slog.String("path", path),
+		slog.Int("status", status),
+		slog.Int("attempt", attempt),
+		slog.Duration("elapsed", r.o.now().Sub(start)),
+	)
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	attrs = append(attrs, extra...)
+	l.LogAttrs(ctx, level, msg, attrs...)
+}
