@@ -1,0 +1,285 @@
+package amojo
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sync"
+)
+
+// Checkpoint records how far the import of each conversation got, so an
+// Importer can resume after a crash or Ctrl-C without losing or duplicating
+// anything. NewFileCheckpoint keeps it in a file; an implementation may keep
+// it in a database. Methods are called from many goroutines at once, but
+// never concurrently for the same conversation.
+//
+// Record must persist the entry before returning: the importer records a
+// chat, a contact or a message right after amoCRM confirmed it, and relies on
+// finding it again after a restart. A Checkpoint is used with one account and
+// channel; Load of a conversation recorded under another scope makes its
+// import fail rather than touch the wrong chat.
+type Checkpoint interface {
+	// Load returns what was recorded for the conversation; an unknown
+	// conversation gives the zero state and no error.
+	Load(ctx context.Context, conversationID string) (CheckpointState, error)
+	// Record adds one entry to the conversation's state (see
+	// CheckpointState.Apply).
+	Record(ctx context.Context, conversationID string, e CheckpointEntry) error
+}
+
+// CheckpointState is what a Checkpoint knows of one conversation: the scope
+// and amojo chat id, the contact it is linked to, the msgids amojo accepted,
+// and whether it is done. A done conversation keeps Digest, a fingerprint of
+// its msgids, instead of the msgids themselves: a re-run of the same
+// conversation is then skipped without a request, while one that gained
+// messages is imported again (only the new messages are sent).
+type CheckpointState struct {
+	ScopeID   string
+	ChatID    string
+	ContactID int64
+	Linked    bool
+	Sent      []string // msgids amojo accepted, in the order recorded
+	Done      bool
+	Digest    string
+}
+
+// CheckpointEntry is one fact recorded about a conversation. Zero fields say
+// nothing: an entry usually carries a single fact.
+type CheckpointEntry struct {
+	ScopeID   string `json:"scope,omitempty"`
+	ChatID    string `json:"chat,omitempty"`
+	ContactID int64  `json:"contact,omitempty"`
+	Linked    bool   `json:"linked,omitempty"`
+	MsgID     string `json:"msgid,omitempty"`
+	Done      bool   `json:"done,omitempty"`
+	Digest    string `json:"digest,omitempty"`
+}
+
+// Apply adds the facts of e to s: ids replace the recorded ones, Linked and
+// Done are set, MsgID is added to Sent. A Done entry drops Sent (Digest
+// stands for it); any later entry makes the conversation not done again.
+func (s *CheckpointState) Apply(e CheckpointEntry) {
+	if e.ScopeID != "" {
+		s.ScopeID = e.ScopeID
+	}
+	if e.ChatID != "" {
+		s.ChatID = e.ChatID
+	}
+	if e.ContactID != 0 {
+		s.ContactID = e.ContactID
+	}
+	if e.Linked {
+		s.Linked = true
+	}
+	if e.MsgID != "" && !slices.Contains(s.Sent, e.MsgID) {
+		s.Sent = append(s.Sent, e.MsgID)
+	}
+	if e.Done {
+		s.Done, s.Digest, s.Sent = true, e.Digest, nil
+	} else if e != (CheckpointEntry{}) {
+		s.Done, s.Digest = false, ""
+	}
+}
+
+// MemoryCheckpoint is a Checkpoint kept in memory, for tests and for runs
+// that need no resumption across processes. It is safe for concurrent use.
+type MemoryCheckpoint struct {
+	mu     sync.Mutex
+	states map[string]*CheckpointState
+}
+
+// NewMemoryCheckpoint returns an empty MemoryCheckpoint.
+func NewMemoryCheckpoint() *MemoryCheckpoint {
+	return &MemoryCheckpoint{states: make(map[string]*CheckpointState)}
+}
+
+// Load returns a copy of the conversation's state.
+func (m *MemoryCheckpoint) Load(_ context.Context, conversationID string) (CheckpointState, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return copyState(m.states, conversationID), nil
+}
+
+// Record applies e to the conversation's state.
+func (m *MemoryCheckpoint) Record(_ context.Context, conversationID string, e CheckpointEntry) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	applyState(m.states, conversationID, e)
+	return nil
+}
+
+// stateMap is the in-memory index shared by both checkpoints.
+type stateMap = map[string]*CheckpointState
+
+func copyState(states stateMap, id string) CheckpointState {
+	s, ok := states[id]
+	if !ok {
+		return CheckpointState{}
+	}
+	c := *s
+	c.Sent = slices.Clone(s.Sent)
+	return c
+}
+
+func applyState(states stateMap, id string, e CheckpointEntry) {
+	s, ok := states[id]
+	if !ok {
+		s = &CheckpointState{}
+		states[id] = s
+	}
+	s.Apply(e)
+}
+
+// FileCheckpoint is a Checkpoint kept in a file: an append-only JSON Lines
+// log, one line per recorded entry ({"id":"c-1","msgid":"m-1"}), each line
+// written with a single write. It is read into memory when opened. Killing
+// the process at any moment leaves at most a torn last line, which opening
+// the file again drops. Written lines reach the operating system before
+// Record returns; Sync and Close flush them to disk. It is safe for
+// concurrent use.
+type FileCheckpoint struct {
+	mu     sync.Mutex
+	f      *os.File
+	path   string
+	states stateMap
+	err    error // first write error; the checkpoint refuses further records
+}
+
+// fileEntry is one line of a FileCheckpoint.
+type fileEntry struct {
+	ID string `json:"id"`
+	CheckpointEntry
+}
+
+// NewFileCheckpoint opens (or creates) the checkpoint file at path and loads
+// it. A torn last line, left by a kill in the middle of a write, is cut off;
+// any other line that is not a valid entry is an error naming it.
+func NewFileCheckpoint(path string) (*FileCheckpoint, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("amojo: checkpoint: %w", err)
+	}
+	states, good, noNewline, err := loadCheckpoint(f, path)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	end, err := f.Seek(0, io.SeekEnd)
+	if err == nil && end != good {
+		// Cut the torn tail so the next entry starts on a fresh line.
+		if err = f.Truncate(good); err == nil {
+			_, err = f.Seek(good, io.SeekStart)
+		}
+	}
+	if err == nil && noNewline {
+		_, err = f.Write([]byte{'\n'})
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("amojo: checkpoint %s: %w", path, err)
+	}
+	return &FileCheckpoint{f: f, path: path, states: states}, nil
+}
+
+// loadCheckpoint reads every entry of r and returns the states, the length
+// of the part made of complete, valid entries, and whether that part ends
+// without its final newline (a write cut just before it).
+func loadCheckpoint(r io.Reader, path string) (states stateMap, good int64, noNewline bool, err error) {
+	states = make(stateMap)
+	br := bufio.NewReader(r)
+	for line := 1; ; line++ {
+		data, err := br.ReadBytes('\n')
+		if err != nil && err != io.EOF {
+			return nil, 0, false, fmt.Errorf("amojo: checkpoint %s: %w", path, err)
+		}
+		last := err == io.EOF
+		if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 {
+			var fe fileEntry
+			if jerr := json.Unmarshal(trimmed, &fe); jerr != nil || fe.ID == "" {
+				if !last {
+					if _, peekErr := br.Peek(1); peekErr != io.EOF {
+						return nil, 0, false, fmt.Errorf("amojo: checkpoint %s: line %d is not a checkpoint entry", path, line)
+					}
+				}
+				return states, good, false, nil // torn last line: drop it
+			}
+			applyState(states, fe.ID, fe.CheckpointEntry)
+			good += int64(len(data))
+			if last {
+				return states, good, true, nil
+			}
+			continue
+		}
+		if last {
+			return states, good, false, nil
+		}
+		good += int64(len(data))
+	}
+}
+
+// Path returns the file's path.
+func (c *FileCheckpoint) Path() string { return c.path }
+
+// Load returns the conversation's state.
+func (c *FileCheckpoint) Load(_ context.Context, conversationID string) (CheckpointState, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return copyState(c.states, conversationID), nil
+}
+
+// Record appends e to the file and applies it. After a write error every
+// later Record fails too, so nothing is recorded out of order.
+func (c *FileCheckpoint) Record(_ context.Context, conversationID string, e CheckpointEntry) error {
+	line, err := json.Marshal(fileEntry{ID: conversationID, CheckpointEntry: e})
+	if err != nil {
+		return fmt.Errorf("amojo: checkpoint: %w", err)
+	}
+	line = append(line, '\n')
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
+	if c.f == nil {
+		return errors.New("amojo: checkpoint: closed")
+	}
+	if _, err := c.f.Write(line); err != nil {
+		c.err = fmt.Errorf("amojo: checkpoint %s: %w", c.path, err)
+		return c.err
+	}
+	applyState(c.states, conversationID, e)
+	return nil
+}
+
+// Sync flushes the file to disk.
+func (c *FileCheckpoint) Sync() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.f == nil {
+		return nil
+	}
+	return c.f.Sync()
+}
+
+// Close syncs and closes the file. Closing twice is harmless.
+func (c *FileCheckpoint) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.f == nil {
+		return nil
+	}
+	f := c.f
+	c.f = nil
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(serr, cerr); err != nil {
+		return fmt.Errorf("amojo: checkpoint %s: %w", c.path, err)
+	}
+	return nil
+}
