@@ -109,7 +109,7 @@ func (l halLink) hasNext() bool { return l.Next != nil && l.Next.Href != "" }
 
 // Users returns every user of the account with their AmojoID, walking all
 // pages of GET /api/v4/users (250 a page). Users the token may not see are not
-// listed.
+// listed. On error it returns the users read so far with the error.
 func (c *CRMClient) Users(ctx context.Context) ([]User, error) {
 	var all []User
 	for u, err := range c.AllUsers(ctx) {
