@@ -90,22 +90,22 @@ type User struct {
 
 // halUsers is one page of GET /api/v4/users.
 type halUsers struct {
-	Page  int     `json:"_page"`
-	Links halLink `json:"_links"`
+	Page  int      `json:"_page"`
+	Links halLinks `json:"_links"`
 	Embed struct {
 		Users []User `json:"users"`
 	} `json:"_embedded"`
 }
 
-// halLink holds the pagination links of a HAL collection.
-type halLink struct {
+// halLinks holds the pagination links of a HAL collection.
+type halLinks struct {
 	Next *struct {
 		Href string `json:"href"`
 	} `json:"next"`
 }
 
 // hasNext reports whether the page links to a next one.
-func (l halLink) hasNext() bool { return l.Next != nil && l.Next.Href != "" }
+func (l halLinks) hasNext() bool { return l.Next != nil && l.Next.Href != "" }
 
 // Users returns every user of the account with their AmojoID, walking all
 // pages of GET /api/v4/users (250 a page). Users the token may not see are not
@@ -123,8 +123,10 @@ func (c *CRMClient) Users(ctx context.Context) ([]User, error) {
 
 // AllUsers iterates over the users of the account with their AmojoID, asking
 // for the next page of GET /api/v4/users only when the previous one is used
-// up. It yields an error at most once, as the last element. Pages end at a 204
-// answer, a short or empty page, or a page with no "next" link.
+// up. It yields an error at most once, as the last element. The walk follows
+// page=1, 2, … while a page has a "next" link; a page without one, an empty
+// page or a 204 answer ends it. A server that answers the same page twice
+// gives an error rather than an endless walk.
 func (c *CRMClient) AllUsers(ctx context.Context) iter.Seq2[User, error] {
 	return func(yield func(User, error) bool) {
 		var prevFirst int64 = -1
@@ -174,6 +176,6 @@ func (c *CRMClient) usersPage(ctx context.Context, page int) ([]User, bool, erro
 		return nil, false, nil
 	}
 	users := b.Embed.Users
-	more := b.Links.hasNext() && len(users) >= usersPageLimit
-	return users, more, nil
+	// The next link decides, not the page size: a server may cap the limit.
+	return users, b.Links.hasNext() && len(users) > 0, nil
 }

@@ -274,7 +274,7 @@ func TestCRMUsers(t *testing.T) {
 	}
 	reqs := s.requests()
 	if len(reqs) != 1 {
-		t.Fatalf("%d requests, want 1 (a short page ends the walk)", len(reqs))
+		t.Fatalf("%d requests, want 1 (no next link ends the walk)", len(reqs))
 	}
 	restCheckHeaders(t, reqs[0])
 	if reqs[0].Path != restBase+"/api/v4/users" || reqs[0].Query != "limit=250&page=1&with=amojo_id" {
@@ -325,6 +325,15 @@ func TestCRMUsersPages(t *testing.T) {
 		{"full page without next link", func(p int) (int, []byte) {
 			return 200, restUsersPage(p, (p-1)*250, 250, false)
 		}, 250, 1, false},
+		{"short pages with next links", func(p int) (int, []byte) {
+			return 200, restUsersPage(p, (p-1)*50, 50, p < 3)
+		}, 150, 3, false},
+		{"empty page with a next link", func(p int) (int, []byte) {
+			if p == 1 {
+				return 200, restUsersPage(p, 0, 250, true)
+			}
+			return 200, restUsersPage(p, 0, 0, true)
+		}, 250, 2, false},
 		{"204 at once", func(int) (int, []byte) { return 204, nil }, 0, 1, false},
 		{"server ignores page", func(p int) (int, []byte) {
 			return 200, restUsersPage(p, 0, 250, true)
