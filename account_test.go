@@ -74,7 +74,7 @@ func TestCRMProblemErrors(t *testing.T) {
 		{"403", 403, "problem_403.json", nil, []error{ErrInvalidSignature, ErrUnauthorized}, "Forbidden",
 			[]string{"403 Forbidden", "Access denied"}},
 		{"402 without body", 402, "", nil, nil, "", []string{"402: Payment Required"}},
-		{"403 without body", 403, "", ErrInvalidSignature, nil, "", []string{"403: Forbidden"}},
+		{"403 without body", 403, "", nil, []error{ErrUnauthorized}, "", []string{"403: Forbidden"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -175,8 +175,7 @@ func TestCRMNeverSendsCookies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c0, s := restSetup(t)
-	_ = c0
+	_, s := restSetup(t)
 	u, err := url.Parse(s.URL)
 	if err != nil {
 		t.Fatal(err)
