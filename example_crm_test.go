@@ -73,15 +73,19 @@ func ExampleCRMClient_CreateContacts() {
 	// contact 1: custom_fields_values.0.values.0.value: This value should be a valid phone.
 }
 
-// ExampleTokenFunc adapts a token source such as golang.org/x/oauth2's, which
-// refreshes the access token when it expires.
+// oauthToken and oauthTokenSource stand for golang.org/x/oauth2's Token and
+// TokenSource, so that this example needs no extra module.
+type oauthToken struct{ AccessToken string }
+
+type oauthTokenSource interface{ Token() (*oauthToken, error) }
+
+// ExampleTokenFunc adapts an OAuth token source (such as one from
+// golang.org/x/oauth2, which refreshes the access token when it expires).
 func ExampleTokenFunc() {
-	var oauthSource interface {
-		Token() (*struct{ AccessToken string }, error)
-	} // an oauth2.TokenSource in a real program
+	var oauth oauthTokenSource // conf.TokenSource(ctx, tok) in a real program
 
 	tokens := amojo.TokenFunc(func(ctx context.Context) (string, error) {
-		t, err := oauthSource.Token()
+		t, err := oauth.Token()
 		if err != nil {
 			return "", err
 		}
