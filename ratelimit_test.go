@@ -123,8 +123,8 @@ func restBurst(t *testing.T, n int, opts ...Option) []time.Duration {
 	return seen
 }
 
-// maxInWindow returns the most requests in any half-open window [t, t+w).
-func maxInWindow(times []time.Duration, w time.Duration) int {
+// restMaxInWindow returns the most requests in any half-open window [t, t+w).
+func restMaxInWindow(times []time.Duration, w time.Duration) int {
 	best := 0
 	for i, t0 := range times {
 		n := 0
@@ -144,7 +144,7 @@ func TestCRMRateLimitDefault(t *testing.T) {
 	if len(seen) != 20 {
 		t.Fatalf("server saw %d requests, want 20", len(seen))
 	}
-	if n := maxInWindow(seen, time.Second); n > DefaultCRMRateLimit {
+	if n := restMaxInWindow(seen, time.Second); n > DefaultCRMRateLimit {
 		t.Errorf("%d requests within one second, want at most %d; times %v", n, DefaultCRMRateLimit, seen)
 	}
 	// Not slower than needed: 7 at once, 7 a second later, 6 after two seconds.
@@ -171,7 +171,7 @@ func TestCRMRateLimitOptions(t *testing.T) {
 		// Why the default is a window, not a token bucket of the same numbers:
 		// the bucket lets burst + rate·1s through in the first second.
 		seen := restBurst(t, 20, WithRateLimit(DefaultCRMRateLimit, DefaultCRMRateLimit))
-		if n := maxInWindow(seen, time.Second); n != 13 {
+		if n := restMaxInWindow(seen, time.Second); n != 13 {
 			t.Errorf("%d requests within one second, want 13; times %v", n, seen)
 		}
 	})

@@ -63,7 +63,7 @@ func FuzzDecodeREST(f *testing.F) {
 			for j, c := range hc.Embedded.Contacts {
 				answered[j] = string(c.RequestID)
 			}
-			checkMatch(t, ids, answered)
+			restCheckMatch(t, ids, answered)
 		}
 		var ch halChats
 		if json.Unmarshal(data, &ch) == nil {
@@ -71,16 +71,16 @@ func FuzzDecodeREST(f *testing.F) {
 			for j, c := range ch.Embedded.Chats {
 				answered[j] = string(c.RequestID)
 			}
-			checkMatch(t, ids, answered)
+			restCheckMatch(t, ids, answered)
 		}
 		var fs flexString
 		_ = json.Unmarshal(data, &fs)
 	})
 }
 
-// checkMatch asserts that a successful match points every id at an answer
+// restCheckMatch asserts that a successful match points every id at an answer
 // item that carries it (or, when no item carries any, at the same position).
-func checkMatch(t *testing.T, ids, answered []string) {
+func restCheckMatch(t *testing.T, ids, answered []string) {
 	pos, err := matchByRequestID(ids, answered)
 	if err != nil {
 		return
