@@ -47,8 +47,16 @@ func (t StaticToken) String() string { return "amojo.StaticToken(redacted)" }
 // CRMClient calls the amoCRM REST v4 API (https://{subdomain}.amocrm.ru or
 // https://{subdomain}.kommo.com) with a Bearer token. It shares the chats
 // client's request path: retries, typed errors and logging. By default it
-// limits itself to DefaultCRMRateLimit requests per second, shared by every
-// goroutine that uses it. It is safe for concurrent use.
+// limits itself to DefaultCRMRateLimit requests in any one-second window,
+// shared by every goroutine that uses it, so a burst of calls is spread out
+// instead of earning 429s: the first 7 go at once, the next 7 a second later,
+// and so on. WithRateLimit replaces that window by a token bucket of the given
+// rate and burst (or, with 0, turns limiting off). It never sends cookies,
+// even when the http.Client given by WithHTTPClient has a cookie jar. It is
+// safe for concurrent use.
+//
+// Its calls are those a chat integration needs: Account and Users for the
+// amojo ids, CreateContacts, LinkChats and ChatLinks for the contacts of chats.
 type CRMClient struct {
 	tokens TokenSource
 	r      *requester
@@ -67,6 +75,12 @@ func NewCRMClient(baseURL string, tokens TokenSource, opts ...Option) (*CRMClien
 	}
 	c := &CRMClient{tokens: tokens}
 	c.r = newRequester(o, DefaultCRMRateLimit, DefaultCRMRateLimit, c.bearer)
+	if !o.rateSet {
+		// At most 7 in any one-second window: never more than amoCRM allows,
+		// however the server counts (per second, sliding, or token bucket).
+		c.r.limiter = nil
+		c.r.window = newWindowLimiter(DefaultCRMRateLimit, time.Second)
+	}
 	return c, nil
 }
 

@@ -65,8 +65,11 @@ type FieldError struct {
 	Detail string `json:"detail"`
 }
 
-// Error returns "amojo: METHOD PATH: STATUS: message". It never contains request
-// headers, so no secret, token or signature can leak through it.
+// Error returns "amojo: METHOD PATH: STATUS: message", or for a REST v4
+// problem+json body "amojo: METHOD PATH: STATUS TITLE: DETAIL", followed by
+// each validation error as "; item REQUEST_ID: PATH: DETAIL (CODE)". It never
+// contains request headers, so no secret, token or signature can leak through
+// it.
 func (e *APIError) Error() string {
 	var b strings.Builder
 	b.WriteString("amojo: ")
@@ -75,6 +78,11 @@ func (e *APIError) Error() string {
 	b.WriteString(e.Path)
 	b.WriteString(": ")
 	b.WriteString(strconv.Itoa(e.StatusCode))
+	if e.Title != "" && e.Message == "" && e.Detail != "" && e.Detail != e.Title {
+		// problem+json: "402 Payment Required: <detail>"
+		b.WriteByte(' ')
+		b.WriteString(e.Title)
+	}
 	msg := e.Message
 	if msg == "" {
 		msg = e.Detail

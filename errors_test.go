@@ -34,7 +34,7 @@ func TestAPIErrorDecodesBodies(t *testing.T) {
 		{"problem+json with validation errors",
 			`{"title":"Bad Request","type":"https://httpstatus.es/400","status":400,"detail":"Request validation failed","validation-errors":[{"request_id":"1","errors":[{"code":"InvalidType","path":"custom_fields_values.0.values.0.enum_code","detail":"enum not found"}]}]}`,
 			"", "", "Request validation failed",
-			"amojo: POST /v2/origin/custom/s/chats: 400: Request validation failed; item 1: custom_fields_values.0.values.0.enum_code: enum not found (InvalidType)"},
+			"amojo: POST /v2/origin/custom/s/chats: 400 Bad Request: Request validation failed; item 1: custom_fields_values.0.values.0.enum_code: enum not found (InvalidType)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -141,8 +141,10 @@ func WithRetry(p RetryPolicy) Option {
 
 // WithRateLimit limits the client to perSecond requests per second with bursts
 // of burst, shared by every goroutine using the client. A perSecond of 0 turns
-// the limit off. The CRM client defaults to 7 per second (amoCRM's REST limit);
-// the amojo client has no limit by default (none is documented).
+// the limit off. The CRM client defaults to at most 7 requests in any
+// one-second window (amoCRM's REST limit; see CRMClient), which this option
+// replaces by a token bucket; the amojo client has no limit by default (none
+// is documented).
 func WithRateLimit(perSecond float64, burst int) Option {
 	return func(o *options) error {
 		if perSecond < 0 {

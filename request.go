@@ -45,6 +45,7 @@ type requester struct {
 	o         *options
 	hc        *http.Client
 	limiter   *rate.Limiter
+	window    *windowLimiter // used instead of limiter when set
 	authorize authorizeFunc
 }
 
@@ -128,6 +129,9 @@ func (r *requester) wrapAttempts(err error, attempts int) error {
 // waitRate blocks until the rate limiter admits one more request, measuring
 // time with the client's clock.
 func (r *requester) waitRate(ctx context.Context) error {
+	if r.window != nil {
+		return r.waitWindow(ctx)
+	}
 	if r.limiter == nil {
 		return nil
 	}
@@ -142,6 +146,18 @@ func (r *requester) waitRate(ctx context.Context) error {
 	}
 	if !r.o.sleep(ctx.Done(), d) {
 		res.CancelAt(r.o.now())
+		return ctx.Err()
+	}
+	return nil
+}
+
+// waitWindow blocks until the sliding-window limiter admits one more request.
+func (r *requester) waitWindow(ctx context.Context) error {
+	d := r.window.reserve(r.o.now())
+	if d <= 0 {
+		return nil
+	}
+	if !r.o.sleep(ctx.Done(), d) {
 		return ctx.Err()
 	}
 	return nil
