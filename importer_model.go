@@ -32,8 +32,9 @@ const (
 // account's managers, to be imported with an Importer.
 //
 // ID is the chat id on the integration's side (the conversation_id of the
-// chats API). Client is the client taking part in it: ID and Name are
-// required. Source optionally ties the chat to a lead source. Contact
+// chats API). Client is the client taking part in it (ID and Name are
+// required; it is the sender of the client's messages and the receiver of
+// the others). Source optionally ties the chat to a lead source. Contact
 // describes the amoCRM contact the chat is linked to; nil links none.
 // Messages are imported in time order whatever their order here.
 //
@@ -191,6 +192,9 @@ func DecodeContent(raw []byte) (Content, error) {
 	if err := json.Unmarshal(raw, &w); err != nil {
 		return nil, invalid("", "not a message object: "+jsonProblem(err))
 	}
+	if !(w.MediaDuration >= 0 && w.MediaDuration < 1e9) {
+		return nil, invalid("Duration", "must be a number of seconds, at least 0")
+	}
 	dur := time.Duration(w.MediaDuration * float64(time.Second))
 	var c Content
 	switch w.Type {
@@ -307,13 +311,11 @@ func (c *Conversation) validate() (msgID string, err error) {
 	if err := checkID("ID", c.ID); err != nil {
 		return "", err
 	}
-	if c.Client.RefID == "" {
-		if isBlank(c.Client.ID) {
-			return "", invalid("Client.ID", "required")
-		}
-		if isBlank(c.Client.Name) {
-			return "", invalid("Client.Name", "required")
-		}
+	if isBlank(c.Client.ID) {
+		return "", invalid("Client.ID", "required")
+	}
+	if isBlank(c.Client.Name) {
+		return "", invalid("Client.Name", "required")
 	}
 	if err := c.Source.validate(); err != nil {
 		return "", within("Source", err)
@@ -407,7 +409,7 @@ func (m *ConversationMessage) message(c *Conversation, botRefID string) Message 
 	case FromManager:
 		return ManagerMessage(m.MsgID, c.ID, m.Time, *m.Sender, c.Client, m.Content)
 	case FromBot:
-		if m.Sender != nil && m.Sender.RefID != "" {
+		if m.Sender != nil && !isBlank(m.Sender.RefID) {
 			return ManagerMessage(m.MsgID, c.ID, m.Time, *m.Sender, c.Client, m.Content)
 		}
 		return BotMessage(m.MsgID, c.ID, m.Time, botRefID, c.Client, m.Content)
@@ -431,12 +433,12 @@ func ReadConversation(r io.Reader) (*Conversation, error) {
 	if len(data) > MaxConversationLine {
 		return nil, &ConversationError{Index: -1, Step: "read", Err: errors.New("amojo: conversation larger than 16 MiB")}
 	}
-	return parseConversation(data, 0)
+	return decodeConversationLine(data, 0)
 }
 
-// parseConversation decodes and validates one conversation; line is its line
+// decodeConversationLine decodes and validates one conversation; line is its line
 // number in a JSON Lines input (0 for a single document).
-func parseConversation(data []byte, line int) (*Conversation, error) {
+func decodeConversationLine(data []byte, line int) (*Conversation, error) {
 	fail := func(id, msgID string, err error) (*Conversation, error) {
 		return nil, &ConversationError{ConversationID: id, MsgID: msgID, Line: line, Index: -1, Step: "read", Err: err}
 	}
@@ -539,7 +541,7 @@ func ReadConversations(r io.Reader) iter.Seq2[*Conversation, error] {
 		for line := 1; ; line++ {
 			data, err := readLine(br, &buf)
 			if len(bytes.TrimSpace(data)) > 0 {
-				c, perr := parseConversation(data, line)
+				c, perr := decodeConversationLine(data, line)
 				if !yield(c, perr) {
 					return
 				}

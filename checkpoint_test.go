@@ -1,0 +1,193 @@
+package amojo
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestCheckpointStateApply(t *testing.T) {
+	t.Parallel()
+	var s CheckpointState
+	s.Apply(CheckpointEntry{ScopeID: "s", ChatID: "chat"})
+	s.Apply(CheckpointEntry{ContactID: 7})
+	s.Apply(CheckpointEntry{ContactID: 7, Linked: true})
+	s.Apply(CheckpointEntry{MsgID: "m-1"})
+	s.Apply(CheckpointEntry{MsgID: "m-2"})
+	s.Apply(CheckpointEntry{MsgID: "m-1"})
+	want := CheckpointState{ScopeID: "s", ChatID: "chat", ContactID: 7, Linked: true, Sent: []string{"m-1", "m-2"}}
+	if !reflect.DeepEqual(s, want) {
+		t.Fatalf("state = %+v", s)
+	}
+	s.Apply(CheckpointEntry{Done: true, Digest: "d"})
+	want = CheckpointState{ScopeID: "s", ChatID: "chat", ContactID: 7, Linked: true, Done: true, Digest: "d"}
+	if !reflect.DeepEqual(s, want) {
+		t.Fatalf("done state = %+v", s)
+	}
+	s.Apply(CheckpointEntry{MsgID: "m-3"})
+	if s.Done || s.Digest != "" || !reflect.DeepEqual(s.Sent, []string{"m-3"}) {
+		t.Fatalf("after more messages: %+v", s)
+	}
+}
+
+func TestFileCheckpoint(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "cp.jsonl")
+	cp, err := NewFileCheckpoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := cp.Load(ctx, "c-1"); err != nil || !reflect.DeepEqual(st, CheckpointState{}) {
+		t.Fatalf("empty: %+v %v", st, err)
+	}
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			id := fmt.Sprintf("c-%d", i%4)
+			if err := cp.Record(ctx, id, CheckpointEntry{MsgID: fmt.Sprintf("m-%d", i)}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := cp.Record(ctx, "c-1", CheckpointEntry{ScopeID: "s", ChatID: "chat-1", ContactID: 5, Linked: true}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := cp.Load(ctx, "c-1")
+	if len(before.Sent) != 5 || before.ChatID != "chat-1" {
+		t.Fatalf("state = %+v", before)
+	}
+	if err := cp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.Close(); err != nil {
+		t.Fatalf("second close: %v", err)
+	}
+	if err := cp.Record(ctx, "c-1", CheckpointEntry{MsgID: "late"}); err == nil {
+		t.Fatal("record after close succeeded")
+	}
+	data, _ := os.ReadFile(path)
+	if n := strings.Count(string(data), "\n"); n != 21 {
+		t.Fatalf("%d lines:\n%s", n, data)
+	}
+
+	cp2, err := NewFileCheckpoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp2.Close()
+	after, _ := cp2.Load(ctx, "c-1")
+	if !reflect.DeepEqual(after, before) {
+		t.Fatalf("reloaded %+v, want %+v", after, before)
+	}
+}
+
+func TestFileCheckpointTornLine(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	full := `{"id":"c-1","scope":"s","chat":"chat-1"}` + "\n" + `{"id":"c-1","msgid":"m-1"}` + "\n"
+	tests := []struct {
+		name, tail string
+		sent       []string
+		wantFile   string
+	}{
+		{"torn json", `{"id":"c-1","ms`, []string{"m-1"}, full},
+		{"torn before newline", `{"id":"c-1","msgid":"m-2"}`, []string{"m-1", "m-2"}, full + `{"id":"c-1","msgid":"m-2"}` + "\n"},
+		{"clean", ``, []string{"m-1"}, full},
+		{"blank lines", "\n\n", []string{"m-1"}, full + "\n\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "cp.jsonl")
+			if err := os.WriteFile(path, []byte(full+tt.tail), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cp, err := NewFileCheckpoint(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, _ := cp.Load(ctx, "c-1")
+			if st.ChatID != "chat-1" || !reflect.DeepEqual(st.Sent, tt.sent) {
+				t.Errorf("state = %+v", st)
+			}
+			if err := cp.Record(ctx, "c-1", CheckpointEntry{MsgID: "m-9"}); err != nil {
+				t.Fatal(err)
+			}
+			cp.Close()
+			data, _ := os.ReadFile(path)
+			if want := tt.wantFile + `{"id":"c-1","msgid":"m-9"}` + "\n"; string(data) != want {
+				t.Errorf("file\n%s\nwant\n%s", data, want)
+			}
+		})
+	}
+}
+
+func TestFileCheckpointCorrupt(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "cp.jsonl")
+	content := `{"id":"c-1","chat":"x"}` + "\n" + "garbage\n" + `{"id":"c-1","msgid":"m"}` + "\n"
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := NewFileCheckpoint(path)
+	if err == nil || !strings.Contains(err.Error(), "line 2 is not a checkpoint entry") {
+		t.Fatalf("err = %v", err)
+	}
+	if data, _ := os.ReadFile(path); string(data) != content {
+		t.Fatal("a corrupt checkpoint was changed")
+	}
+	if _, err := NewFileCheckpoint(filepath.Join(t.TempDir(), "no", "such", "dir")); err == nil {
+		t.Fatal("opened a checkpoint in a missing directory")
+	}
+}
+
+func TestMemoryCheckpoint(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	cp := NewMemoryCheckpoint()
+	if err := cp.Record(ctx, "c", CheckpointEntry{MsgID: "m"}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := cp.Load(ctx, "c")
+	st.Sent[0] = "changed"
+	again, _ := cp.Load(ctx, "c")
+	if again.Sent[0] != "m" {
+		t.Fatal("Load returned shared state")
+	}
+}
+
+func FuzzFileCheckpointLoad(f *testing.F) {
+	f.Add([]byte(`{"id":"c-1","chat":"x"}` + "\n" + `{"id":"c-1","msgid":"m"}`))
+	f.Add([]byte("\n\n{\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "cp.jsonl")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cp, err := NewFileCheckpoint(path)
+		if err != nil {
+			return
+		}
+		if err := cp.Record(t.Context(), "fuzz", CheckpointEntry{MsgID: "m"}); err != nil {
+			t.Fatal(err)
+		}
+		cp.Close()
+		// What it wrote loads again, with the new entry.
+		cp2, err := NewFileCheckpoint(path)
+		if err != nil {
+			t.Fatalf("reload: %v", err)
+		}
+		defer cp2.Close()
+		st, _ := cp2.Load(t.Context(), "fuzz")
+		if !slices.Contains(st.Sent, "m") {
+			t.Fatalf("lost the entry: %+v", st)
+		}
+	})
+}
