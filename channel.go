@@ -85,13 +85,18 @@ func (c *Client) Connect(ctx context.Context, req ConnectRequest) (*Connection, 
 	if err != nil {
 		return nil, err
 	}
+	conn.fill(c.channelID, req.AccountID)
+	return &conn, nil
+}
+
+// fill completes an answer that lacks the account or scope id.
+func (conn *Connection) fill(channelID, accountID string) {
 	if conn.AccountID == "" {
-		conn.AccountID = req.AccountID
+		conn.AccountID = accountID
 	}
 	if conn.ScopeID == "" {
-		conn.ScopeID = ScopeID(c.channelID, conn.AccountID)
+		conn.ScopeID = ScopeID(channelID, conn.AccountID)
 	}
-	return &conn, nil
 }
 
 // Disconnect disconnects the client's channel from the account accountID (its
