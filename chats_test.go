@@ -2,6 +2,7 @@ package amojo
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -153,5 +154,56 @@ func TestCreateChatValidation(t *testing.T) {
 	refOnly := CreateChatRequest{ConversationID: "c", User: Participant{RefID: "x"}}
 	if err := refOnly.Validate(); err != nil {
 		t.Errorf("RefID only: %v", err)
+	}
+}
+
+// TestScopeIDIsEscaped checks every scope-based call percent-encodes the scope
+// id as one path segment and signs the escaped path.
+func TestScopeIDIsEscaped(t *testing.T) {
+	t.Parallel()
+	const scope, escaped = "a/b?c#d", "a%2Fb%3Fc%23d"
+	calls := []struct {
+		name string
+		path string
+		call func(c *Client) error
+	}{
+		{"CreateChat", "/chats", func(c *Client) error {
+			_, err := c.CreateChat(t.Context(), scope, vecChatRequest())
+			return err
+		}},
+		{"SendMessage", "", func(c *Client) error {
+			_, err := c.SendMessage(t.Context(), scope, vecIncoming(Text{Text: "x"}))
+			return err
+		}},
+		{"EditMessage", "", func(c *Client) error {
+			_, err := c.EditMessage(t.Context(), scope, MessageEdit{MsgID: "m", ConversationID: "c", Content: Text{Text: "x"}})
+			return err
+		}},
+		{"Typing", "/typing", func(c *Client) error {
+			return c.Typing(t.Context(), scope, TypingRequest{ConversationID: "c", SenderID: "u"})
+		}},
+		{"React", "/react", func(c *Client) error { return c.React(t.Context(), scope, vecReaction()) }},
+		{"SetDeliveryStatus", "/m%2F1/delivery_status", func(c *Client) error {
+			return c.SetDeliveryStatus(t.Context(), scope, "m/1", DeliveryStatus{Status: DeliveryRead})
+		}},
+		{"History", "/chats/x%2Fy/history", func(c *Client) error {
+			_, err := c.History(t.Context(), scope, "x/y", HistoryOptions{})
+			return err
+		}},
+	}
+	for _, tt := range calls {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newWireServer(t, vecMsgTime, answer(http.StatusOK, `{"id":"x"}`))
+			if err := tt.call(s.client); err != nil {
+				t.Fatal(err)
+			}
+			r := s.only()
+			method, query := "POST", ""
+			if tt.name == "History" {
+				method, query = "GET", "limit=50&offset=0"
+			}
+			checkWire(t, r, method, "/v2/origin/custom/"+escaped+tt.path, query, vecMsgTime)
+		})
 	}
 }

@@ -280,8 +280,22 @@ func (m Message) Validate() error {
 }
 
 func (e *EmbeddedMessage) validate() error {
+	if e.FileSize < 0 {
+		return invalid("FileSize", "negative")
+	}
+	if e.MediaDuration < 0 {
+		return invalid("MediaDuration", "negative")
+	}
+	if e.Location != nil {
+		if err := (Location{Point: *e.Location}).validate(false); err != nil {
+			return within("Location", err)
+		}
+	}
+	if err := checkTime("Time", e.Time, false); err != nil {
+		return err
+	}
 	if e.ID != "" || e.MsgID != "" {
-		return nil
+		return nil // a reference needs nothing else
 	}
 	if e.Type == "" {
 		return invalid("ID", "required (or MsgID, or a full description with Type)")
@@ -298,9 +312,6 @@ func (e *EmbeddedMessage) validate() error {
 		if e.Location == nil {
 			return invalid("Location", "required for a location message")
 		}
-		if err := (Location{Point: *e.Location}).validate(false); err != nil {
-			return within("Location", err)
-		}
 	case TypeContact:
 		if e.Contact == nil {
 			return invalid("Contact", "required for a contact message")
@@ -309,14 +320,8 @@ func (e *EmbeddedMessage) validate() error {
 			return within("Contact", err)
 		}
 	}
-	if e.FileSize < 0 {
-		return invalid("FileSize", "negative")
-	}
-	if e.MediaDuration < 0 {
-		return invalid("MediaDuration", "negative")
-	}
-	if err := checkTime("Time", e.Time, true); err != nil {
-		return err
+	if e.Time.IsZero() {
+		return invalid("Time", "required")
 	}
 	if e.Sender == nil || (isBlank(e.Sender.ID) && isBlank(e.Sender.RefID) && isBlank(e.Sender.Name)) {
 		return invalid("Sender", "required (ID, RefID or Name)")

@@ -219,6 +219,10 @@ func TestMessageValidation(t *testing.T) {
 		// Optional parts.
 		{"source too long", with(in(text), func(m *Message) { m.Source = &Source{ExternalID: "12345678901234567890123456789012345678901"} }), "Source.ExternalID"},
 		{"reply by amojo id", with(in(text), func(m *Message) { m.ReplyTo = &EmbeddedMessage{ID: vecChatRef} }), ""},
+		{"reply by id with bad size", with(in(text), func(m *Message) { m.ReplyTo = &EmbeddedMessage{MsgID: "x", FileSize: -1} }), "ReplyTo.FileSize"},
+		{"reply by id with bad location", with(in(text), func(m *Message) {
+			m.ReplyTo = &EmbeddedMessage{MsgID: "x", Location: &GeoPoint{Lon: 200}}
+		}), "ReplyTo.Location.Point.Lon"},
 		{"reply full ok", with(in(text), func(m *Message) { m.ReplyTo = full(func(*EmbeddedMessage) {}) }), ""},
 		{"reply empty", with(in(text), func(m *Message) { m.ReplyTo = &EmbeddedMessage{} }), "ReplyTo.ID"},
 		{"reply unknown type", with(in(text), func(m *Message) { m.ReplyTo = full(func(e *EmbeddedMessage) { e.Type = "gif" }) }), "ReplyTo.Type"},
