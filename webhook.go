@@ -1014,26 +1014,38 @@ func (h *WebhookHandler) serveSync(w http.ResponseWriter, evCtx context.Context,
 			h.report(evCtx, ev, err)
 		}
 	}()
+	var err error
 	select {
-	case err := <-res:
-		h.finishSync(w, evCtx, ev, err)
+	case err = <-res:
 	case <-ctx.Done():
-		if !state.CompareAndSwap(pending, abandoned) {
-			h.finishSync(w, evCtx, ev, <-res)
+		if state.CompareAndSwap(pending, abandoned) {
+			h.timedOut(w, evCtx, ev)
 			return
 		}
-		h.report(evCtx, ev, fmt.Errorf("%w after %v", ErrWebhookTimeout, h.syncTimeout))
-		reply(w, http.StatusServiceUnavailable, webhookTextTimeout)
+		err = <-res
+	}
+	switch {
+	case err == nil:
+		reply(w, http.StatusOK, webhookTextOK)
+	case ctx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)):
+		// The callback gave up because its context ended: that is the
+		// timeout (or Close), not an error of its own.
+		h.timedOut(w, evCtx, ev)
+	default:
+		h.report(evCtx, ev, err)
+		reply(w, http.StatusInternalServerError, webhookTextHandlerError)
 	}
 }
 
-func (h *WebhookHandler) finishSync(w http.ResponseWriter, ctx context.Context, ev *WebhookEvent, err error) {
-	if err != nil {
-		h.report(ctx, ev, err)
-		reply(w, http.StatusInternalServerError, webhookTextHandlerError)
+// timedOut answers a synchronous webhook whose callback ran out of time.
+func (h *WebhookHandler) timedOut(w http.ResponseWriter, ctx context.Context, ev *WebhookEvent) {
+	if h.base.Err() != nil {
+		h.report(ctx, ev, fmt.Errorf("%w: callback cancelled", ErrWebhookClosed))
+		reply(w, http.StatusServiceUnavailable, webhookTextClosed)
 		return
 	}
-	reply(w, http.StatusOK, webhookTextOK)
+	h.report(ctx, ev, fmt.Errorf("%w after %v", ErrWebhookTimeout, h.syncTimeout))
+	reply(w, http.StatusServiceUnavailable, webhookTextTimeout)
 }
 
 // work is one asynchronous worker: it handles queued events until Close.
