@@ -757,7 +757,7 @@ func WithAsync(queueSize, workers int) WebhookOption {
 // handled successfully: a callback error or panic, a full queue, a timeout, a
 // webhook refused because of its signature, size or body, and a configuration
 // error. ev is the event when there is one (nil for a refused request). It may
-// be called from several goroutines at once.
+// be called from several goroutines at once and must not panic.
 func WithErrorHandler(fn func(ev *WebhookEvent, err error)) WebhookOption {
 	return func(c *webhookConfig) error {
 		if fn == nil {
@@ -887,6 +887,20 @@ func firstErr(first, next error) error {
 // Err returns the configuration error that makes the handler refuse every
 // request, or nil.
 func (h *WebhookHandler) Err() error { return h.cfgErr }
+
+// String describes the handler without its secrets.
+func (h *WebhookHandler) String() string {
+	mode := "sync"
+	if h.queue != nil {
+		mode = fmt.Sprintf("async, queue %d", cap(h.queue))
+	}
+	return fmt.Sprintf("amojo.WebhookHandler{%s, secrets: %d (redacted)}", mode, len(h.secrets))
+}
+
+// LogValue describes the handler to log/slog without its secrets.
+func (h *WebhookHandler) LogValue() slog.Value {
+	return slog.GroupValue(slog.Bool("async", h.queue != nil), slog.Int("secrets", len(h.secrets)))
+}
 
 // Close stops the handler: later requests are answered 503, queued events are
 // still handled, and Close waits for the workers and running callbacks to

@@ -7,6 +7,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -713,5 +714,56 @@ func TestWebhookHandlerOverHTTP(t *testing.T) {
 	}
 	if r := rep.only(t); !errors.Is(r.err, ErrInvalidSignature) {
 		t.Errorf("report %v", r.err)
+	}
+}
+
+func TestWebhookHandlerHandOff(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		var rep reports
+		h := NewWebhookHandler(hookSecret, func(context.Context, *WebhookEvent) error {
+			<-release
+			return nil
+		}, WithAsync(0, 1), WithErrorHandler(rep.add))
+		synctest.Wait() // the worker waits for an event
+		checkAnswer(t, serve(h, signedRequest(t, hookSecret, hookPath, textBody("m1"))), 200, "ok")
+		synctest.Wait()
+		checkAnswer(t, serve(h, signedRequest(t, hookSecret, hookPath, textBody("m2"))), 503, "queue full")
+		if r := rep.only(t); !errors.Is(r.err, ErrWebhookQueueFull) || r.ev.Message.Message.ID != "m2" {
+			t.Errorf("report %v", r)
+		}
+		close(release)
+		if err := h.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestWebhookHandlerDefaultLogger(t *testing.T) {
+	t.Parallel()
+	ok := func(context.Context, *WebhookEvent) error { return nil }
+	if h := NewWebhookHandler(hookSecret, ok); h.logger == nil {
+		t.Error("no error handler and no logger: failures would go unnoticed")
+	}
+	if h := NewWebhookHandler(hookSecret, ok, WithErrorHandler(func(*WebhookEvent, error) {})); h.logger != nil {
+		t.Error("the error handler alone should receive failures")
+	}
+}
+
+func TestWebhookHandlerStringHidesSecrets(t *testing.T) {
+	t.Parallel()
+	h := NewWebhookHandler(hookSecret, func(context.Context, *WebhookEvent) error { return nil },
+		WithWebhookSecrets("old-secret-value"), WithAsync(3, 1), WithErrorHandler(func(*WebhookEvent, error) {}))
+	defer h.Close(t.Context())
+	var logs bytes.Buffer
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("handler", "h", h)
+	for _, s := range []string{fmt.Sprint(h), fmt.Sprintf("%+v", h), logs.String()} {
+		if strings.Contains(s, hookSecret) || strings.Contains(s, "old-secret-value") {
+			t.Errorf("%q shows a secret", s)
+		}
+	}
+	if got := h.String(); got != "amojo.WebhookHandler{async, queue 3, secrets: 2 (redacted)}" {
+		t.Errorf("String() = %q", got)
 	}
 }
