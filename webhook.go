@@ -815,6 +815,8 @@ type WebhookHandler struct {
 	wg     sync.WaitGroup // workers and running synchronous callbacks
 }
 
+var _ http.Handler = (*WebhookHandler)(nil)
+
 type queuedEvent struct {
 	ctx context.Context
 	ev  *WebhookEvent

@@ -264,6 +264,8 @@ var webhookFixtures = map[string]*WebhookEvent{
 		},
 	},
 	"unknown.json": {Kind: EventUnknown, AccountID: "81ede28b-8952-4785-abe2-c8d93f5fcc7d", Time: sec(1700000000)},
+	// The deprecated flat v1 message hook is not decoded, only kept raw.
+	"unknown_v1.json": {Kind: EventUnknown},
 }
 
 func readWebhookFixture(t testing.TB, name string) []byte {
