@@ -572,3 +572,14 @@ func FuzzParseWebhook(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseWebhook(b *testing.B) {
+	body := readWebhookFixture(b, "message_picture.json")
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseWebhook(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

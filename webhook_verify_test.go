@@ -224,3 +224,13 @@ func FuzzVerifyWebhook(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkVerifyWebhook(b *testing.B) {
+	body := []byte(docWebhookBody)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := VerifyWebhook(docWebhookSecret, body, docWebhookSig); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
