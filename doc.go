@@ -1,0 +1,43 @@
+// Package amojo is a client for the amoCRM / Kommo chats API ("amojo") and the
+// few amoCRM REST v4 calls a chat integration needs.
+//
+// A chat integration connects a messenger, a support desk or a bot to amoCRM
+// through a registered chat channel (a channel id and a secret issued by
+// amoCRM). With a [Client] it connects the channel to an account, creates
+// chats, sends and imports messages, edits them, reports delivery statuses,
+// typing and reactions, and reads chat history. With a [CRMClient] it reads the
+// account's and users' amojo ids, creates contacts and links chats to them.
+// Managers' replies arrive as signed webhooks, which [VerifyWebhook],
+// [ParseWebhook] and [NewWebhookHandler] take care of.
+//
+// # Signing
+//
+// Every amojo request is signed: Content-MD5 (lowercase hex) of the exact bytes
+// sent, and X-Signature, the lowercase hex HMAC-SHA1 of method, Content-MD5,
+// Content-Type, Date and path (never the query) keyed with the channel secret.
+// [Signature], [ContentMD5] and [SignRequest] expose the algorithm; the client
+// applies it to every attempt, so a retried request carries a fresh Date.
+//
+// # One request path
+//
+// All calls of both clients go through one path: the body is marshalled once,
+// then each attempt is signed (or given its Bearer token), sent, decoded and
+// classified. Network errors and the statuses 429, 502, 503 and 504 are retried
+// with capped exponential back-off and jitter, honouring Retry-After; 400, 401,
+// 403 and 404 never are. Errors are typed: [*APIError] carries the status,
+// amoCRM's code and message, problem+json fields and per-item validation
+// errors, and matches [ErrInvalidSignature], [ErrNotFound], [ErrRateLimited] and
+// [ErrUnauthorized] with errors.Is. Input that breaks a rule of the API is
+// refused with a [*ValidationError] before anything is sent.
+//
+// # Ids
+//
+// The library never invents ids: message ids (msgid), conversation ids and
+// participant ids come from the caller, so a retried or repeated message is
+// recognised by amoCRM instead of duplicated.
+//
+// # Testing
+//
+// Package amojotest is an in-memory fake of amoCRM (both APIs, webhooks, fault
+// injection) for tests; cmd/amojofake serves the same fake as a program.
+package amojo

@@ -1,0 +1,272 @@
+package amojo
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+)
+
+const vecHistoryChat = "8e4d4baa-9e6c-4a88-838a-5f62be227bdc"
+
+func TestHistoryDerivedVector(t *testing.T) {
+	t.Parallel()
+	now := vecDate(t, "Thu, 16 Dec 2021 13:15:29 +0000")
+	s := newWireServer(t, now, answerFile(t, "history_seed.json"))
+	msgs, err := s.client.History(t.Context(), vecScopeID, vecHistoryChat, HistoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.only()
+	path := "/v2/origin/custom/" + vecScopeID + "/chats/" + vecHistoryChat + "/history"
+	checkWire(t, r, "GET", path, "limit=50&offset=0", now)
+	if got := r.Header.Get("Content-MD5"); got != "d41d8cd98f00b204e9800998ecf8427e" {
+		t.Errorf("Content-MD5 = %s", got)
+	}
+	if got := r.Header.Get("X-Signature"); got != "0e371454cbfcac8c35b3e130a1224a4957c5e8a7" {
+		t.Errorf("X-Signature = %s (the query must not be signed)", got)
+	}
+
+	want := []HistoryMessage{
+		{
+			Time:   time.Unix(1596470953, 0).UTC(),
+			Sender: ChatUser{ID: "d8d9f9c4-9611-4794-a136-a253a13e1bb5", Name: "Менеджер Василий"},
+			Receiver: &ChatUser{
+				ID: "86a0caef-41ec-49ac-814b-b27da2cea267", ClientID: "sk-1376265f-86df-4c49-a0c3-a4816df41af9",
+				Avatar: "https:/example.com/users/avatar.png", Name: "Example Client",
+				Phone: "79151112233", Email: "example.client@example.com",
+			},
+			Message: ReceivedMessage{
+				ID: "3985523d-78b3-45b7-aeaf-142405bbf1dc", ClientID: "skm-5f2836a8ca468", Type: TypeText,
+				Text: "Да, конечно. Вы можете оплатить наличными и картой курьеру при получении.",
+			},
+		},
+		{
+			Time: time.Unix(1596470809, 0).UTC(),
+			Sender: ChatUser{
+				ID: "86a0caef-41ec-49ac-814b-b27da2cea267", ClientID: "sk-1376265f-86df-4c49-a0c3-a4816df41af9",
+				Avatar: "https:/example.com/users/avatar.png", Name: "Example Client",
+				Phone: "79151112233", Email: "example.client@example.com",
+			},
+			Message: ReceivedMessage{
+				ID: "1bf6a765-ec6f-4680-8cd5-6f2d31f78ebc", ClientID: "5f283618af2c8", Type: TypeText,
+				Text: "Можно ли оплатить заказ при получении ?",
+			},
+		},
+	}
+	if !reflect.DeepEqual(msgs, want) {
+		t.Errorf("history =\n%+v\nwant\n%+v", msgs, want)
+	}
+}
+
+func TestHistoryDecodesKinds(t *testing.T) {
+	t.Parallel()
+	s := newWireServer(t, vecMsgTime, answerFile(t, "history_media.json"))
+	msgs, err := s.client.History(t.Context(), vecScopeID, vecChatRef, HistoryOptions{Offset: 10, Limit: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWire(t, s.only(), "GET", "/v2/origin/custom/"+vecScopeID+"/chats/"+vecChatRef+"/history", "limit=4&offset=10", vecMsgTime)
+	if len(msgs) != 4 {
+		t.Fatalf("got %d messages", len(msgs))
+	}
+	if !msgs[0].Time.Equal(vecMsgTime) || msgs[0].Sender.Phone != "+7915" || msgs[0].Message.MediaGroupID != "g-1" ||
+		msgs[0].Message.FileSize != 2048 || msgs[0].Message.Thumbnail != "https://example.com/t.jpg" || msgs[0].Receiver != nil {
+		t.Errorf("picture: %+v", msgs[0])
+	}
+	if msgs[1].Receiver == nil || msgs[1].Receiver.ClientID != "c-1" || msgs[1].Message.Location == nil || *msgs[1].Message.Location != (GeoPoint{Lon: 37.6, Lat: 55.7}) {
+		t.Errorf("location: %+v", msgs[1])
+	}
+	if msgs[1].Time.UnixMilli() != 1639660500001 {
+		t.Errorf("milliseconds lost: %v", msgs[1].Time)
+	}
+	if msgs[2].Message.MediaDuration != 4 || !msgs[2].Time.Equal(time.Unix(1639660400, 0)) {
+		t.Errorf("voice: %+v", msgs[2])
+	}
+	if msgs[3].Message.Contact == nil || msgs[3].Message.Contact.Phone != "+7999" {
+		t.Errorf("contact: %+v", msgs[3])
+	}
+}
+
+func TestHistoryNoContentIsEmpty(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		code int
+		body string
+	}{{http.StatusNoContent, ""}, {http.StatusOK, `{"messages":[]}`}, {http.StatusOK, `{}`}} {
+		t.Run(fmt.Sprint(tt.code, tt.body), func(t *testing.T) {
+			t.Parallel()
+			s := newWireServer(t, vecMsgTime, answer(tt.code, tt.body))
+			msgs, err := s.client.History(t.Context(), vecScopeID, vecChatRef, HistoryOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if msgs == nil || len(msgs) != 0 {
+				t.Errorf("messages = %#v, want an empty slice", msgs)
+			}
+		})
+	}
+}
+
+func TestHistoryValidation(t *testing.T) {
+	t.Parallel()
+	s := newWireServer(t, vecMsgTime, refuseAll(t))
+	tests := []struct {
+		name        string
+		scope, chat string
+		opts        HistoryOptions
+		field       string
+	}{
+		{"no scope", "", vecChatRef, HistoryOptions{}, "scopeID"},
+		{"no chat", vecScopeID, "", HistoryOptions{}, "chatID"},
+		{"chat with space", vecScopeID, "a b", HistoryOptions{}, "chatID"},
+		{"limit over 50", vecScopeID, vecChatRef, HistoryOptions{Limit: 51}, "Limit"},
+		{"negative limit", vecScopeID, vecChatRef, HistoryOptions{Limit: -1}, "Limit"},
+		{"negative offset", vecScopeID, vecChatRef, HistoryOptions{Offset: -1}, "Offset"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := s.client.History(t.Context(), tt.scope, tt.chat, tt.opts)
+			wantValidation(t, err, tt.field)
+			var n int
+			for _, err := range s.client.AllHistory(t.Context(), tt.scope, tt.chat, tt.opts) {
+				n++
+				wantValidation(t, err, tt.field)
+			}
+			if n != 1 {
+				t.Errorf("AllHistory yielded %d times, want one error", n)
+			}
+		})
+	}
+	if n := len(s.requests()); n != 0 {
+		t.Errorf("%d requests sent for invalid input", n)
+	}
+}
+
+// pagedHistory serves total messages newest first, honouring limit and
+// offset; a page past the end answers 204. Request number failAt (if >= 0)
+// answers 500.
+func pagedHistory(t *testing.T, total, failAt int) func(int, http.ResponseWriter, *http.Request) {
+	return func(n int, w http.ResponseWriter, r *http.Request) {
+		if n == failAt {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		limit, err1 := strconv.Atoi(r.URL.Query().Get("limit"))
+		offset, err2 := strconv.Atoi(r.URL.Query().Get("offset"))
+		if err1 != nil || err2 != nil {
+			t.Errorf("bad query %q", r.URL.RawQuery)
+		}
+		var items []historyItem
+		for i := offset; i < min(offset+limit, total); i++ {
+			items = append(items, historyItem{
+				Timestamp: int64(2_000_000_000 - i), Sender: ChatUser{ID: "u"},
+				Message: ReceivedMessage{ID: fmt.Sprint("m-", i), Type: TypeText, Text: "x"},
+			})
+		}
+		if len(items) == 0 {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(historyBody{Messages: items})
+	}
+}
+
+func TestAllHistory(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		total       int
+		opts        HistoryOptions
+		wantQueries []string
+		wantFirst   int
+	}{
+		{"three pages, last short", 120, HistoryOptions{}, []string{"limit=50&offset=0", "limit=50&offset=50", "limit=50&offset=100"}, 0},
+		{"full last page then 204", 100, HistoryOptions{}, []string{"limit=50&offset=0", "limit=50&offset=50", "limit=50&offset=100"}, 0},
+		{"own limit and offset", 25, HistoryOptions{Offset: 5, Limit: 10}, []string{"limit=10&offset=5", "limit=10&offset=15", "limit=10&offset=25"}, 5},
+		{"empty chat", 0, HistoryOptions{}, []string{"limit=50&offset=0"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newWireServer(t, vecMsgTime, pagedHistory(t, tt.total, -1))
+			opts := tt.opts
+			var ids []string
+			for m, err := range s.client.AllHistory(t.Context(), vecScopeID, vecChatRef, opts) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, m.Message.ID)
+			}
+			if want := tt.total - tt.wantFirst; len(ids) != want {
+				t.Fatalf("got %d messages, want %d", len(ids), want)
+			}
+			for i, id := range ids {
+				if want := fmt.Sprint("m-", tt.wantFirst+i); id != want {
+					t.Fatalf("message %d = %s, want %s", i, id, want)
+				}
+			}
+			var queries []string
+			for _, r := range s.requests() {
+				queries = append(queries, r.Query)
+				checkWire(t, r, "GET", "/v2/origin/custom/"+vecScopeID+"/chats/"+vecChatRef+"/history", r.Query, vecMsgTime)
+			}
+			if !reflect.DeepEqual(queries, tt.wantQueries) {
+				t.Errorf("queries = %q, want %q", queries, tt.wantQueries)
+			}
+			if opts != tt.opts {
+				t.Errorf("options changed to %+v", opts)
+			}
+		})
+	}
+}
+
+func TestAllHistoryEarlyBreak(t *testing.T) {
+	t.Parallel()
+	s := newWireServer(t, vecMsgTime, pagedHistory(t, 500, -1))
+	n := 0
+	for _, err := range s.client.AllHistory(t.Context(), vecScopeID, vecChatRef, HistoryOptions{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if n == 60 {
+			break
+		}
+	}
+	if got := len(s.requests()); got != 2 {
+		t.Errorf("%d requests for 60 messages, want 2", got)
+	}
+}
+
+func TestAllHistoryErrorMidway(t *testing.T) {
+	t.Parallel()
+	s := newWireServer(t, vecMsgTime, pagedHistory(t, 500, 1))
+	var msgs, errs int
+	var last error
+	for _, err := range s.client.AllHistory(t.Context(), vecScopeID, vecChatRef, HistoryOptions{}) {
+		if err != nil {
+			errs++
+			last = err
+			continue
+		}
+		if errs > 0 {
+			t.Fatal("message yielded after the error")
+		}
+		msgs++
+	}
+	if msgs != 50 || errs != 1 {
+		t.Errorf("got %d messages and %d errors, want 50 and 1", msgs, errs)
+	}
+	var ae *APIError
+	if !errors.As(last, &ae) || ae.StatusCode != http.StatusInternalServerError {
+		t.Errorf("err = %v, want the 500 *APIError", last)
+	}
+	if got := len(s.requests()); got != 2 {
+		t.Errorf("%d requests, want 2", got)
+	}
+}
