@@ -580,3 +580,15 @@ func readLine(br *bufio.Reader, buf *[]byte) ([]byte, error) {
 		return bytes.TrimRight(b, "\r\n"), err
 	}
 }
+
+// ConversationsOf returns the conversations of cs as a sequence for
+// Importer.ImportAll.
+func ConversationsOf(cs []*Conversation) iter.Seq2[*Conversation, error] {
+	return func(yield func(*Conversation, error) bool) {
+		for _, c := range cs {
+			if !yield(c, nil) {
+				return
+			}
+		}
+	}
+}
