@@ -45,7 +45,11 @@ const maxBatchFailures = 1000
 // created twice (amojo refuses a second message with the same msgid, and such
 // a refusal counts as done). With a Checkpoint it is also resumable: killing
 // the process at any moment and starting again loses no message and
-// duplicates none. An Importer is safe for concurrent use.
+// duplicates none. The one step amoCRM cannot deduplicate is a contact's
+// creation: a contact request already sent is seen through when ctx is
+// cancelled so its id is recorded, which leaves only a kill -9 between
+// amoCRM's answer and the checkpoint write (or an answer lost on the network)
+// able to create a contact twice. An Importer is safe for concurrent use.
 type Importer struct {
 	chats *Client
 	crm   *CRMClient
@@ -581,7 +585,8 @@ func (r *importRun) failStep(j *importJob, step, msgID string, err error) {
 }
 
 func (r *importRun) record(j *importJob, e CheckpointEntry) bool {
-	if err := r.im.cfg.checkpoint.Record(r.ctx, j.conv.ID, e); err != nil {
+	// Record what amoCRM confirmed even when the run is being cancelled.
+	if err := r.im.cfg.checkpoint.Record(context.WithoutCancel(r.ctx), j.conv.ID, e); err != nil {
 		r.failStep(j, "checkpoint", e.MsgID, err)
 		return false
 	}
@@ -735,7 +740,10 @@ func (r *importRun) contacts(jobs []*importJob) {
 		for i, j := range create {
 			nc[i] = j.conv.Contact.newContact()
 		}
-		ids, err := r.im.crm.CreateContacts(r.ctx, nc)
+		// Contacts are the one thing amoCRM cannot deduplicate: once asked
+		// for, their creation is seen through even if the run is cancelled,
+		// so their ids reach the checkpoint.
+		ids, err := r.im.crm.CreateContacts(context.WithoutCancel(r.ctx), nc)
 		for i, j := range create {
 			if i >= len(ids) {
 				r.failStep(j, "create contact", "", unbatch(err))
