@@ -1,0 +1,571 @@
+// Command import-conversation imports a conversation that already happened
+// between a client and a manager into amoCRM, without creating an incoming
+// lead: connect the channel, create the chat, create a contact, link the
+// chat to it, import the messages silently and read the history back.
+//
+// Run without configuration, it starts a fake amoCRM in-process (package
+// amojotest) and imports the conversation of amoCRM's own walk-through:
+//
+//	go run ./examples/import-conversation
+//
+// With these variables it does the same against a real account (or any
+// server that speaks the API; http URLs work too):
+//
+//	AMOJO_CHANNEL_ID      the chat channel's id
+//	AMOJO_CHANNEL_SECRET  the channel's secret
+//	AMOCRM_BASE_URL       the account's REST address, https://SUBDOMAIN.amocrm.ru
+//	AMOCRM_TOKEN          a long-lived token or an OAuth access token
+//	AMOJO_BASE_URL        optional; the chats API (default https://amojo.amocrm.ru)
+//	AMOJO_ACCOUNT_ID      optional; the account's amojo_id (else asked from REST)
+//	AMOJO_BOT_ID          optional; the channel bot's id, for "bot" messages
+//
+// Flags choose a conversation file (one JSON document) or a JSON Lines file
+// of many conversations, a checkpoint file that makes a long import
+// resumable, the number of conversations imported at once, and a dry run
+// that validates the input and prints the plan without sending anything.
+// The exit status is 0 on success, 1 when the import failed and 2 for bad
+// usage or input.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"iter"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/amojo-go/amojo"
+	"github.com/amojo-go/amojo/amojotest"
+)
+
+// seed is the conversation of amoCRM's import walk-through; it equals
+// testdata/conversations/seed.json at the repository root.
+//
+//go:embed seed.json
+var seed []byte
+
+const prog = "import-conversation"
+
+// Exit statuses.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// config is what the command line and the environment ask for.
+type config struct {
+	file         string
+	checkpoint   string
+	concurrency  int
+	dryRun       bool
+	notifyNewest bool
+	title        string
+
+	channelID, secret, crmURL, token string
+	amojoURL, accountID, botID       string
+}
+
+// run is the program; it returns the exit status.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg config
+	fs.StringVar(&cfg.file, "file", "", "conversation `file`: one JSON conversation (.json) or JSON Lines, one per line (.jsonl); default: the walk-through's conversation")
+	fs.StringVar(&cfg.checkpoint, "checkpoint", "", "checkpoint `file` recording progress, so a stopped import resumes where it stopped")
+	fs.IntVar(&cfg.concurrency, "concurrency", amojo.DefaultImportConcurrency, "conversations imported at once")
+	fs.BoolVar(&cfg.dryRun, "dry-run", false, "validate the input and print the plan; send nothing")
+	fs.BoolVar(&cfg.notifyNewest, "notify-newest", false, "send each conversation's newest message non-silently (creates a lead and notifies users)")
+	fs.StringVar(&cfg.title, "title", amojo.DefaultImportTitle, "channel `title` to connect with")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: %s [flags]\n\nImports conversations into amoCRM. Without AMOJO_CHANNEL_ID it runs against an in-process fake amoCRM.\n\n", prog)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q (use -file)\n", prog, fs.Arg(0))
+		return exitUsage
+	}
+	if cfg.concurrency < 1 {
+		fmt.Fprintf(stderr, "%s: -concurrency must be at least 1\n", prog)
+		return exitUsage
+	}
+	cfg.channelID, cfg.secret = getenv("AMOJO_CHANNEL_ID"), getenv("AMOJO_CHANNEL_SECRET")
+	cfg.crmURL, cfg.token = getenv("AMOCRM_BASE_URL"), getenv("AMOCRM_TOKEN")
+	cfg.amojoURL, cfg.accountID, cfg.botID = getenv("AMOJO_BASE_URL"), getenv("AMOJO_ACCOUNT_ID"), getenv("AMOJO_BOT_ID")
+	fake := cfg.channelID == "" && cfg.secret == "" && cfg.crmURL == "" && cfg.token == ""
+	if !fake {
+		var missing []string
+		for _, v := range []struct{ name, val string }{
+			{"AMOJO_CHANNEL_ID", cfg.channelID}, {"AMOJO_CHANNEL_SECRET", cfg.secret},
+			{"AMOCRM_BASE_URL", cfg.crmURL}, {"AMOCRM_TOKEN", cfg.token},
+		} {
+			if v.val == "" {
+				missing = append(missing, v.name)
+			}
+		}
+		if len(missing) > 0 {
+			fmt.Fprintf(stderr, "%s: set %s too (or none of them to use the in-process fake amoCRM)\n", prog, strings.Join(missing, " and "))
+			return exitUsage
+		}
+	}
+
+	in, err := openInput(cfg.file)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+		return exitUsage
+	}
+	defer in.Close()
+
+	// Check the whole input before anything is sent.
+	plan, err := check(in, cfg.botID != "" || fake)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %s: %s\n", prog, in.name, oneLine(err))
+		return exitUsage
+	}
+	if cfg.dryRun {
+		printPlan(stdout, in.name, plan, cfg, fake)
+		return exitOK
+	}
+
+	// Wire the clients: to the fake, or to the account of the environment.
+	var chats *amojo.Client
+	var crm *amojo.CRMClient
+	var opts []amojo.ImportOption
+	if fake {
+		srv := amojotest.NewServer()
+		defer srv.Close()
+		fmt.Fprintf(stdout, "No AMOJO_CHANNEL_ID set: using a fake amoCRM in this process (chats API %s, REST %s).\n", srv.URL, srv.CRMURL)
+		chats, crm = srv.Client(), srv.CRMClient()
+		opts = append(opts, amojo.WithBotRefID(srv.Channel().Bot.ID))
+	} else {
+		copts := []amojo.Option{}
+		if cfg.amojoURL != "" {
+			copts = append(copts, amojo.WithBaseURL(cfg.amojoURL))
+		}
+		if chats, err = amojo.NewClient(cfg.channelID, cfg.secret, copts...); err != nil {
+			fmt.Fprintf(stderr, "%s: AMOJO_*: %s\n", prog, oneLine(err))
+			return exitUsage
+		}
+		if crm, err = amojo.NewCRMClient(cfg.crmURL, amojo.StaticToken(cfg.token)); err != nil {
+			fmt.Fprintf(stderr, "%s: AMOCRM_*: %s\n", prog, oneLine(err))
+			return exitUsage
+		}
+		if cfg.accountID != "" {
+			opts = append(opts, amojo.WithAccountID(cfg.accountID))
+		}
+		if cfg.botID != "" {
+			opts = append(opts, amojo.WithBotRefID(cfg.botID))
+		}
+	}
+	opts = append(opts, amojo.WithConcurrency(cfg.concurrency), amojo.WithNotifyNewest(cfg.notifyNewest), amojo.WithChannelTitle(cfg.title))
+	if cfg.checkpoint != "" {
+		cp, err := amojo.NewFileCheckpoint(cfg.checkpoint)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %s\n", prog, oneLine(err))
+			return exitUsage
+		}
+		defer cp.Close()
+		opts = append(opts, amojo.WithCheckpoint(cp))
+	}
+
+	if !in.lines {
+		return importOne(ctx, in, plan, chats, crm, opts, cfg, fake, stdout, stderr)
+	}
+	return importMany(ctx, in, plan, chats, crm, opts, cfg, stdout, stderr)
+}
+
+// importOne imports a single conversation and prints each step and the
+// resulting history.
+func importOne(ctx context.Context, in *input, plan *plan, chats *amojo.Client, crm *amojo.CRMClient, opts []amojo.ImportOption, cfg config, fake bool, stdout, stderr io.Writer) int {
+	c := plan.first
+	if !fake && cfg.file == "" {
+		if err := adoptSeedManager(ctx, crm, c, stdout); err != nil {
+			return fail(stderr, cfg, err)
+		}
+	}
+	im, err := amojo.NewImporter(chats, crm, opts...)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %s\n", prog, oneLine(err))
+		return exitUsage
+	}
+	res, err := im.ImportConversation(ctx, c)
+	if err != nil {
+		return fail(stderr, cfg, err)
+	}
+	fmt.Fprintf(stdout, "connect: scope %s\n", res.ScopeID)
+	fmt.Fprintf(stdout, "create chat: %s (conversation %s)\n", res.ChatID, c.ID)
+	switch {
+	case c.Contact == nil:
+		fmt.Fprintln(stdout, "contact: none asked for")
+	case res.ContactCreated:
+		fmt.Fprintf(stdout, "create contact: %d (%s)\n", res.ContactID, contactName(c.Contact))
+	default:
+		fmt.Fprintf(stdout, "contact: %d (already there)\n", res.ContactID)
+	}
+	switch {
+	case c.Contact == nil:
+	case res.Linked:
+		fmt.Fprintf(stdout, "link: chat %s to contact %d\n", res.ChatID, res.ContactID)
+	default:
+		fmt.Fprintf(stdout, "link: chat %s already linked to contact %d\n", res.ChatID, res.ContactID)
+	}
+	fmt.Fprintf(stdout, "import: %d messages (%d sent, %d skipped)\n", len(c.Messages), res.Sent, res.Skipped)
+	if res.AlreadyDone {
+		fmt.Fprintln(stdout, "verify: done earlier, according to the checkpoint")
+	} else {
+		fmt.Fprintf(stdout, "verify: the chat history holds all %d messages\n", len(c.Messages))
+	}
+
+	hist, err := history(ctx, chats, res.ScopeID, res.ChatID)
+	if err != nil {
+		return fail(stderr, cfg, err)
+	}
+	fmt.Fprintf(stdout, "\nhistory of chat %s (UTC, oldest first):\n", res.ChatID)
+	for _, h := range hist {
+		fmt.Fprintf(stdout, "%s  %s: %s\n", h.Time.UTC().Format(time.DateTime), senderName(h.Sender), describe(h.Message))
+	}
+	return exitOK
+}
+
+// importMany imports a JSON Lines file with a progress display.
+func importMany(ctx context.Context, in *input, plan *plan, chats *amojo.Client, crm *amojo.CRMClient, opts []amojo.ImportOption, cfg config, stdout, stderr io.Writer) int {
+	if err := in.rewind(); err != nil {
+		fmt.Fprintf(stderr, "%s: %s\n", prog, oneLine(err))
+		return exitUsage
+	}
+	pr := newProgress(stderr, plan.conversations, plan.messages)
+	im, err := amojo.NewImporter(chats, crm, append(opts, amojo.WithProgress(pr.update))...)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %s\n", prog, oneLine(err))
+		return exitUsage
+	}
+	res, err := im.ImportAll(ctx, amojo.ReadConversations(in.r))
+	pr.finish()
+	p := res.Progress
+	fmt.Fprintf(stdout, "imported %d of %d conversations (%d done before): %d messages sent, %d already there; %d conversations failed\n",
+		p.ConversationsDone, plan.conversations, p.ConversationsSkipped, p.MessagesSent, p.MessagesSkipped, p.ConversationsFailed)
+	if err == nil {
+		return exitOK
+	}
+	for i, f := range res.Failures {
+		if i == 20 {
+			fmt.Fprintf(stderr, "%s: … and %d more failures\n", prog, len(res.Failures)-20)
+			break
+		}
+		fmt.Fprintf(stderr, "%s: %s\n", prog, oneLine(f))
+	}
+	return fail(stderr, cfg, err)
+}
+
+// fail prints err as one line with a hint for the usual causes, and returns
+// the failure status.
+func fail(stderr io.Writer, cfg config, err error) int {
+	hint := ""
+	switch {
+	case errors.Is(err, context.Canceled):
+		hint = " (interrupted"
+		if cfg.checkpoint != "" {
+			hint += "; run the same command again to resume from " + cfg.checkpoint
+		}
+		hint += ")"
+	case errors.Is(err, amojo.ErrUnauthorized):
+		hint = " (check AMOCRM_TOKEN: expired or revoked?)"
+	case errors.Is(err, amojo.ErrInvalidSignature):
+		hint = " (check AMOJO_CHANNEL_SECRET and the clock)"
+	}
+	fmt.Fprintf(stderr, "%s: %s%s\n", prog, oneLine(err), hint)
+	return exitFailed
+}
+
+// oneLine makes sure an error prints on one line.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}
+
+// input is the conversation source: the embedded seed or a file.
+type input struct {
+	name  string
+	lines bool // JSON Lines
+	f     *os.File
+	r     io.Reader
+}
+
+func openInput(path string) (*input, error) {
+	if path == "" {
+		return &input{name: "seed.json (built in)", r: bytes.NewReader(seed)}, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	in := &input{name: path, f: f, r: f}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".jsonl", ".ndjson", ".jsonlines":
+		in.lines = true
+	case ".json":
+	default:
+		// Guess from the content: a first line that is a whole JSON value
+		// means one conversation per line.
+		first, _ := bufio.NewReader(f).ReadBytes('\n')
+		in.lines = json.Valid(bytes.TrimSpace(first)) && len(bytes.TrimSpace(first)) > 0
+		if err := in.rewind(); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return in, nil
+}
+
+func (in *input) rewind() error {
+	if in.f == nil {
+		in.r = bytes.NewReader(seed)
+		return nil
+	}
+	_, err := in.f.Seek(0, io.SeekStart)
+	in.r = in.f
+	return err
+}
+
+func (in *input) Close() error {
+	if in.f != nil {
+		return in.f.Close()
+	}
+	return nil
+}
+
+// plan is what a check of the input found.
+type plan struct {
+	first         *amojo.Conversation // a single conversation, or the first of many
+	conversations int
+	messages      int
+	contacts      int // contacts to create
+	existing      int // existing contacts to link
+	byDirection   map[amojo.Direction]int
+	shown         []string // the first conversations, described
+}
+
+// check reads the whole input once, validating every conversation, and
+// counts what the import will do. Memory does not grow with the input.
+func check(in *input, haveBot bool) (*plan, error) {
+	p := &plan{byDirection: map[amojo.Direction]int{}}
+	add := func(c *amojo.Conversation) error {
+		for _, m := range c.Messages {
+			if m.From == amojo.FromBot && !haveBot && (m.Sender == nil || m.Sender.RefID == "") {
+				return fmt.Errorf("conversation %q, message %q: a bot message needs AMOJO_BOT_ID (the channel bot's id)", c.ID, m.MsgID)
+			}
+			p.byDirection[m.From]++
+		}
+		if p.first == nil {
+			p.first = c
+		}
+		p.conversations++
+		p.messages += len(c.Messages)
+		switch {
+		case c.Contact == nil:
+		case c.Contact.ID > 0:
+			p.existing++
+		default:
+			p.contacts++
+		}
+		if len(p.shown) < 10 {
+			p.shown = append(p.shown, describeConversation(c))
+		}
+		return nil
+	}
+	if !in.lines {
+		c, err := amojo.ReadConversation(in.r)
+		if err != nil {
+			return nil, err
+		}
+		return p, add(c)
+	}
+	for c, err := range amojo.ReadConversations(in.r) {
+		if err != nil {
+			return nil, err
+		}
+		if err := add(c); err != nil {
+			return nil, err
+		}
+	}
+	if p.conversations == 0 {
+		return nil, errors.New("no conversations in the file")
+	}
+	return p, nil
+}
+
+func describeConversation(c *amojo.Conversation) string {
+	contact := "no contact"
+	switch {
+	case c.Contact == nil:
+	case c.Contact.ID > 0:
+		contact = fmt.Sprintf("link to contact %d", c.Contact.ID)
+	default:
+		contact = fmt.Sprintf("create contact %q", contactName(c.Contact))
+	}
+	first, last := c.Messages[0].Time, c.Messages[0].Time
+	for _, m := range c.Messages {
+		first, last = minTime(first, m.Time), maxTime(last, m.Time)
+	}
+	return fmt.Sprintf("conversation %s with %s: %d messages from %s to %s, %s",
+		c.ID, c.Client.Name, len(c.Messages), first.UTC().Format(time.DateTime), last.UTC().Format(time.DateTime), contact)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func printPlan(w io.Writer, name string, p *plan, cfg config, fake bool) {
+	target := "the in-process fake amoCRM"
+	if !fake {
+		target = cfg.crmURL
+	}
+	fmt.Fprintf(w, "dry run: %s is valid; nothing was sent.\n", name)
+	fmt.Fprintf(w, "plan for %s:\n", target)
+	fmt.Fprintf(w, "  connect the channel (title %q) once\n", cfg.title)
+	fmt.Fprintf(w, "  create %d chats (or reuse them)\n", p.conversations)
+	fmt.Fprintf(w, "  create %d contacts, link %d chats to existing contacts\n", p.contacts, p.existing)
+	fmt.Fprintf(w, "  import %d messages silently (%d from clients, %d from managers, %d from the bot)\n",
+		p.messages, p.byDirection[amojo.FromClient], p.byDirection[amojo.FromManager], p.byDirection[amojo.FromBot])
+	if cfg.notifyNewest {
+		fmt.Fprintln(w, "  send each conversation's newest message non-silently")
+	}
+	fmt.Fprintln(w, "  read every chat's history back to check it")
+	for _, s := range p.shown {
+		fmt.Fprintf(w, "  - %s\n", s)
+	}
+	if n := p.conversations - len(p.shown); n > 0 {
+		fmt.Fprintf(w, "  - … and %d more conversations\n", n)
+	}
+}
+
+func contactName(s *amojo.ContactSpec) string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return strings.TrimSpace(s.FirstName + " " + s.LastName)
+}
+
+// history returns the chat's history oldest first, as a person reads it.
+func history(ctx context.Context, chats *amojo.Client, scopeID, chatID string) ([]amojo.HistoryMessage, error) {
+	msgs, err := collect(chats.AllHistory(ctx, scopeID, chatID, amojo.HistoryOptions{}))
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(msgs) // amojo serves the newest first
+	slices.SortStableFunc(msgs, func(a, b amojo.HistoryMessage) int { return a.Time.Compare(b.Time) })
+	return msgs, nil
+}
+
+func collect[T any](seq iter.Seq2[T, error]) ([]T, error) {
+	var out []T
+	for v, err := range seq {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func senderName(u amojo.ChatUser) string {
+	if u.Name != "" {
+		return u.Name
+	}
+	return u.ID
+}
+
+// describe renders a message's content as text.
+func describe(m amojo.ReceivedMessage) string {
+	var b strings.Builder
+	switch m.Type {
+	case amojo.TypeText:
+	case amojo.TypeLocation:
+		if m.Location != nil {
+			fmt.Fprintf(&b, "[location %.5f, %.5f] ", m.Location.Lat, m.Location.Lon)
+		}
+	case amojo.TypeContact:
+		if m.Contact != nil {
+			fmt.Fprintf(&b, "[contact %s %s] ", m.Contact.Name, m.Contact.Phone)
+		}
+	default:
+		name := m.FileName
+		if name == "" {
+			name = m.Media
+		}
+		fmt.Fprintf(&b, "[%s %s] ", m.Type, name)
+	}
+	b.WriteString(m.Text)
+	return strings.TrimSpace(b.String())
+}
+
+// adoptSeedManager makes the built-in conversation importable into a real
+// account: its manager is a user of amoCRM's demo account, so unless this
+// account has a user with that amojo_id, the message is imported as written
+// by the token's user.
+func adoptSeedManager(ctx context.Context, crm *amojo.CRMClient, c *amojo.Conversation, stdout io.Writer) error {
+	users, err := crm.Users(ctx)
+	if err != nil {
+		return &amojo.ConversationError{ConversationID: c.ID, Index: -1, Step: "users", Err: err}
+	}
+	for i := range c.Messages {
+		m := &c.Messages[i]
+		if m.From != amojo.FromManager || m.Sender == nil {
+			continue
+		}
+		if slices.ContainsFunc(users, func(u amojo.User) bool { return u.AmojoID == m.Sender.RefID }) {
+			continue
+		}
+		acc, err := crm.Account(ctx)
+		if err != nil {
+			return &amojo.ConversationError{ConversationID: c.ID, Index: -1, Step: "account", Err: err}
+		}
+		i := slices.IndexFunc(users, func(u amojo.User) bool { return u.ID == acc.CurrentUserID && u.AmojoID != "" })
+		if i < 0 {
+			return &amojo.ConversationError{ConversationID: c.ID, MsgID: m.MsgID, Index: -1, Step: "users",
+				Err: errors.New("the walk-through's manager is not a user of this account, and the token's user has no amojo_id")}
+		}
+		fmt.Fprintf(stdout, "note: the walk-through's manager is not a user of this account; their message is imported as %s's\n", users[i].Name)
+		for k := range c.Messages {
+			if s := c.Messages[k].Sender; s != nil && c.Messages[k].From == amojo.FromManager {
+				s.RefID, s.Name = users[i].AmojoID, users[i].Name
+			}
+		}
+		return nil
+	}
+	return nil
+}
