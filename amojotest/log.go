@@ -1,0 +1,50 @@
+package amojotest
+
+import (
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Request is one request the server received, as recorded for assertions.
+type Request struct {
+	Route      Route       // "" when no route matched
+	Method     string      // e.g. "POST"
+	Path       string      // escaped path as sent, without the query
+	RawQuery   string      // query as sent
+	Query      url.Values  // RawQuery parsed
+	Header     http.Header // a copy of the request headers
+	Body       []byte      // the body as received
+	StatusCode int         // status answered; 0 when the connection was dropped
+	Dropped    bool        // the connection was closed without an answer
+	Time       time.Time   // arrival, by the server's clock
+}
+
+// Requests returns a copy of every request received so far, oldest first.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Request, len(s.requests))
+	copy(out, s.requests)
+	return out
+}
+
+// RequestsTo returns the recorded requests of route, oldest first.
+func (s *Server) RequestsTo(route Route) []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Request
+	for _, r := range s.requests {
+		if r.Route == route {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ResetRequests forgets the recorded requests.
+func (s *Server) ResetRequests() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = nil
+}
