@@ -863,6 +863,9 @@ func (s *Server) editMessage(sc *scope, p obj) (int, any, *apiError) {
 	next.store(&m.Message)
 	m.Edited = true
 	if setStatus {
+		if status != -1 {
+			code, errText = 0, ""
+		}
 		m.DeliveryStatus, m.DeliveryErrorCode, m.DeliveryError = int(status), int(code), errText
 	}
 	return http.StatusOK, newMessageJSON(m), nil
@@ -876,9 +879,8 @@ func checkDelivery(o obj, status int64, okStatus bool, code int64, okCode bool, 
 	}
 	switch status {
 	case 1, 2:
-		if okCode && code != 0 {
-			return badField(o.field("error_code"), "only allowed with status -1")
-		}
+		// error_code and error are ignored: amoCRM's own step-by-step
+		// request sends them with status 2.
 	case -1:
 		if !okCode || code < 901 || code > 905 {
 			return badField(o.field("error_code"), "must be 901..905 with status -1")
@@ -1018,6 +1020,9 @@ func (s *Server) handleDeliveryStatus(c amojoCall) (int, any, *apiError) {
 	m := c.scope.msgByID[urlID]
 	if m == nil {
 		return 0, nil, notFound("message not found")
+	}
+	if status != -1 {
+		code, text = 0, ""
 	}
 	m.DeliveryStatus, m.DeliveryErrorCode, m.DeliveryError = int(status), int(code), text
 	return http.StatusOK, struct{}{}, nil

@@ -263,7 +263,7 @@ func (c *itemChecker) integer(m map[string]json.RawMessage, key, path string) (i
 		return 0, false
 	}
 	var n json.Number
-	if json.Unmarshal(v, &n) != nil {
+	if v[0] == '"' || json.Unmarshal(v, &n) != nil {
 		c.wrongType(path, "int")
 		return 0, false
 	}

@@ -101,8 +101,8 @@ func (o obj) field(key string) string {
 
 // raw returns the field's JSON, nil when absent or null.
 func (o obj) raw(key string) json.RawMessage {
-	v, ok := o.m[key]
-	if !ok || string(bytes.TrimSpace(v)) == "null" {
+	v := bytes.TrimSpace(o.m[key])
+	if len(v) == 0 || string(v) == "null" {
 		return nil
 	}
 	return v
@@ -140,7 +140,7 @@ func (o obj) integer(key string) (int64, bool, *apiError) {
 		return 0, false, nil
 	}
 	var n json.Number
-	if json.Unmarshal(v, &n) != nil {
+	if v[0] == '"' || json.Unmarshal(v, &n) != nil {
 		return 0, false, badField(o.field(key), "must be an integer")
 	}
 	i, err := n.Int64()
@@ -156,7 +156,7 @@ func (o obj) number(key string) (float64, bool, *apiError) {
 		return 0, false, nil
 	}
 	var f float64
-	if json.Unmarshal(v, &f) != nil || math.IsNaN(f) {
+	if json.Unmarshal(v, &f) != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		return 0, false, badField(o.field(key), "must be a number")
 	}
 	return f, true, nil
