@@ -1,8 +1,10 @@
 package amojotest
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 )
 
@@ -25,8 +27,20 @@ func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]Request, len(s.requests))
-	copy(out, s.requests)
+	for i, r := range s.requests {
+		out[i] = r.clone()
+	}
 	return out
+}
+
+func (r Request) clone() Request {
+	r.Header = r.Header.Clone()
+	r.Query = maps.Clone(r.Query)
+	for k, v := range r.Query {
+		r.Query[k] = slices.Clone(v)
+	}
+	r.Body = slices.Clone(r.Body)
+	return r
 }
 
 // RequestsTo returns the recorded requests of route, oldest first.
@@ -36,7 +50,7 @@ func (s *Server) RequestsTo(route Route) []Request {
 	var out []Request
 	for _, r := range s.requests {
 		if r.Route == route {
-			out = append(out, r)
+			out = append(out, r.clone())
 		}
 	}
 	return out

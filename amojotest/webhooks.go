@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -64,7 +65,10 @@ func (s *Server) Webhooks() []WebhookResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]WebhookResult, len(s.webhooks))
-	copy(out, s.webhooks)
+	for i, w := range s.webhooks {
+		w.Body = slices.Clone(w.Body)
+		out[i] = w
+	}
 	return out
 }
 
