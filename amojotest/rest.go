@@ -298,13 +298,6 @@ func (c *itemChecker) array(m map[string]json.RawMessage, key, path string) []js
 	return a
 }
 
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
 // enumCodes returns the enum codes of the multitext field PHONE or EMAIL, and
 // nil for any other field code.
 func enumCodes(field string) []string {

@@ -49,13 +49,13 @@ func signature(secret, method, contentMD5, contentType, date, path string) strin
 
 // Reasons a signed request is refused; only the server's logger sees them.
 var (
-	errNoDate       = errors.New("missing or unparsable Date")
-	errStale        = errors.New("Date outside the 15-minute window")
-	errMD5          = errors.New("Content-MD5 does not match the body")
-	errSignature    = errors.New("X-Signature does not match")
-	errNoSignature  = errors.New("missing X-Signature")
-	errMultiHeader  = errors.New("signed header sent more than once")
-	errUnsignedBody = errors.New("body sent without Content-MD5")
+	errNoDate       = errors.New("amojotest: missing or unparsable Date header")
+	errStale        = errors.New("amojotest: Date header outside the 15-minute window")
+	errMD5          = errors.New("amojotest: Content-MD5 does not match the body")
+	errSignature    = errors.New("amojotest: X-Signature does not match")
+	errNoSignature  = errors.New("amojotest: missing X-Signature")
+	errMultiHeader  = errors.New("amojotest: signed header sent more than once")
+	errUnsignedBody = errors.New("amojotest: body sent without Content-MD5")
 )
 
 // verify checks an amojo request's Content-MD5, Date window and X-Signature

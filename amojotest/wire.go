@@ -186,15 +186,3 @@ func (o obj) object(key string) (obj, bool, *apiError) {
 	}
 	return sub, true, nil
 }
-
-func (o obj) array(key string) ([]json.RawMessage, bool, *apiError) {
-	v := o.raw(key)
-	if v == nil {
-		return nil, false, nil
-	}
-	var a []json.RawMessage
-	if json.Unmarshal(v, &a) != nil {
-		return nil, false, badField(o.field(key), "must be an array")
-	}
-	return a, true, nil
-}
