@@ -33,7 +33,9 @@ func (s *Server) amojoRoute(route Route, scoped bool, h amojoHandler) http.Handl
 		var channelID, scopeID string
 		if scoped {
 			scopeID = r.PathValue("scope")
-			channelID, _, _ = strings.Cut(scopeID, "_")
+			if i := strings.LastIndexByte(scopeID, '_'); i > 0 {
+				channelID = scopeID[:i]
+			}
 		} else {
 			channelID = r.PathValue("channel")
 		}

@@ -118,6 +118,29 @@ func receiverJSON(p *participant) map[string]any {
 	return m
 }
 
+// StartChat opens a chat from the CRM side ("write first"), as a manager
+// does by writing to a phone number: the chat has no conversation_id and its
+// external participant only a name and phone. It returns the chat id and the
+// participant's amojo id. A ManagerReply to the chat sends a webhook without
+// conversation.client_id; the integration binds the chat by answering with
+// conversation_ref_id (the chat id) and sender.ref_id (the participant id).
+func (s *Server) StartChat(scopeID, phone, name string) (chatID, participantID string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sc, ok := s.scopes[scopeID]
+	if !ok || !sc.connected {
+		return "", "", fmt.Errorf("amojotest: scope %q is not connected", scopeID)
+	}
+	if phone == "" {
+		return "", "", fmt.Errorf("amojotest: StartChat needs a phone")
+	}
+	ch := s.newChat(sc, "", "")
+	p := &participant{Participant: Participant{ID: s.newID(), Name: name, Phone: phone}}
+	sc.byRef[p.ID] = p
+	ch.client = p
+	return ch.id, p.ID, nil
+}
+
 // ManagerReply stores a message written by a CRM user (or the bot) in chat
 // chatID of scopeID, so history shows it, and posts the v2 outgoing-message
 // webhook to the channel's webhook URL, signed with the channel secret. The
