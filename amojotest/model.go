@@ -11,105 +11,107 @@ import (
 // the fake issued (or the CRM user's or bot's amojo id), ClientID the
 // integration's own id (empty for CRM users and the bot).
 type Participant struct {
-	ID          string
-	ClientID    string
-	Name        string
-	Avatar      string
-	Phone       string
-	Email       string
-	ProfileLink string
+	ID          string `json:"id"`
+	ClientID    string `json:"client_id,omitempty"`
+	Name        string `json:"name"`
+	Avatar      string `json:"avatar,omitempty"`
+	Phone       string `json:"phone,omitempty"`
+	Email       string `json:"email,omitempty"`
+	ProfileLink string `json:"profile_link,omitempty"`
 }
 
 // Location is a shared position.
 type Location struct {
-	Lon, Lat float64
+	Lon float64 `json:"lon"`
+	Lat float64 `json:"lat"`
 }
 
 // ContactCard is a shared contact.
 type ContactCard struct {
-	Name, Phone string
+	Name  string `json:"name"`
+	Phone string `json:"phone"`
 }
 
 // Message is a stored chat message.
 type Message struct {
-	ID            string // amojo id, issued by the fake
-	ClientID      string // the integration's msgid; empty for messages written in the CRM
-	Time          time.Time
-	Sender        Participant
-	Receiver      *Participant // nil for incoming messages
-	Type          string
-	Text          string
-	Media         string
-	Thumbnail     string
-	FileName      string
-	FileSize      int64
-	MediaDuration int64
-	StickerID     string
-	Location      *Location
-	Contact       *ContactCard
-	CallbackData  string
-	ReplyToID     string // amojo id of the quoted message, when it names one
-	PostID        string // the commented post, for comments
-	Silent        bool
-	Edited        bool
+	ID            string       `json:"id"`                  // amojo id, issued by the fake
+	ClientID      string       `json:"client_id,omitempty"` // the integration's msgid; empty for messages written in the CRM
+	Time          time.Time    `json:"time"`
+	Sender        Participant  `json:"sender"`
+	Receiver      *Participant `json:"receiver,omitempty"` // nil for incoming messages
+	Type          string       `json:"type"`
+	Text          string       `json:"text,omitempty"`
+	Media         string       `json:"media,omitempty"`
+	Thumbnail     string       `json:"thumbnail,omitempty"`
+	FileName      string       `json:"file_name,omitempty"`
+	FileSize      int64        `json:"file_size,omitempty"`
+	MediaDuration int64        `json:"media_duration,omitempty"`
+	StickerID     string       `json:"sticker_id,omitempty"`
+	Location      *Location    `json:"location,omitempty"`
+	Contact       *ContactCard `json:"contact,omitempty"`
+	CallbackData  string       `json:"callback_data,omitempty"`
+	ReplyToID     string       `json:"reply_to_id,omitempty"` // amojo id of the quoted message, when it names one
+	PostID        string       `json:"post_id,omitempty"`     // the commented post, for comments
+	Silent        bool         `json:"silent,omitempty"`
+	Edited        bool         `json:"edited,omitempty"`
 	// DeliveryStatus is the last status the integration reported: 0 (sent),
 	// 1 (delivered), 2 (read) or -1 (error, with the code and text).
-	DeliveryStatus    int
-	DeliveryErrorCode int
-	DeliveryError     string
+	DeliveryStatus    int    `json:"delivery_status,omitempty"`
+	DeliveryErrorCode int    `json:"delivery_error_code,omitempty"`
+	DeliveryError     string `json:"delivery_error,omitempty"`
 	// Reactions maps the reacting participant (client id, or amojo id for
 	// CRM users) to the emoji.
-	Reactions map[string]string
+	Reactions map[string]string `json:"reactions,omitempty"`
 }
 
 // Chat is a stored chat with its messages, oldest first.
 type Chat struct {
-	ID               string // amojo chat id (REST chat_id)
-	ConversationID   string // the integration's conversation_id; empty for a chat started in the CRM
-	ScopeID          string
-	SourceExternalID string
-	Client           *Participant // the external participant, when known
-	Messages         []Message
+	ID               string       `json:"id"`                        // amojo chat id (REST chat_id)
+	ConversationID   string       `json:"conversation_id,omitempty"` // the integration's conversation_id; empty for a chat started in the CRM
+	ScopeID          string       `json:"scope_id"`
+	SourceExternalID string       `json:"source_external_id,omitempty"`
+	Client           *Participant `json:"client,omitempty"` // the external participant, when known
+	Messages         []Message    `json:"messages,omitempty"`
 	// Typing counts the typing notifications received for the chat.
-	Typing int
+	Typing int `json:"typing,omitempty"`
 }
 
 // Connection is the state of one channel in one account.
 type Connection struct {
-	ScopeID            string
-	ChannelID          string
-	AccountID          string
-	Title              string
-	HookAPIVersion     string
-	TimeWindowDisabled bool
-	Connected          bool
+	ScopeID            string `json:"scope_id"`
+	ChannelID          string `json:"channel_id,omitempty"`
+	AccountID          string `json:"account_id,omitempty"`
+	Title              string `json:"title,omitempty"`
+	HookAPIVersion     string `json:"hook_api_version,omitempty"`
+	TimeWindowDisabled bool   `json:"time_window_disabled,omitempty"`
+	Connected          bool   `json:"connected"`
 }
 
 // Contact is a contact created through REST v4.
 type Contact struct {
-	ID                int
-	AccountID         string // amojo id of the account
-	Name              string
-	FirstName         string
-	LastName          string
-	ResponsibleUserID int
-	Phones            []FieldValue
-	Emails            []FieldValue
-	Tags              []string
-	CreatedAt         time.Time
+	ID                int          `json:"id"`
+	AccountID         string       `json:"account_id,omitempty"` // amojo id of the account
+	Name              string       `json:"name"`
+	FirstName         string       `json:"first_name,omitempty"`
+	LastName          string       `json:"last_name,omitempty"`
+	ResponsibleUserID int          `json:"responsible_user_id,omitempty"`
+	Phones            []FieldValue `json:"phones,omitempty"`
+	Emails            []FieldValue `json:"emails,omitempty"`
+	Tags              []string     `json:"tags,omitempty"`
+	CreatedAt         time.Time    `json:"created_at"`
 }
 
 // FieldValue is one value of a multitext field such as PHONE or EMAIL.
 type FieldValue struct {
-	Value    string
-	EnumCode string
+	Value    string `json:"value"`
+	EnumCode string `json:"enum_code,omitempty"`
 }
 
 // Link is a chat↔contact link created through REST v4.
 type Link struct {
-	ID        int
-	ChatID    string
-	ContactID int
+	ID        int    `json:"id"`
+	ChatID    string `json:"chat_id"`
+	ContactID int    `json:"contact_id"`
 }
 
 // participant is the fake's record of a Participant.

@@ -90,6 +90,7 @@ type config struct {
 	logger     *slog.Logger
 	webhookURL string
 	newID      func() string
+	control    bool
 }
 
 // WithChannel registers a channel. The first channel registered is the one

@@ -32,6 +32,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -355,6 +356,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(sw, "cannot read body", http.StatusBadRequest)
 	case len(body) > maxBody:
 		http.Error(sw, "body too large", http.StatusRequestEntityTooLarge)
+	case s.cfg.control && strings.HasPrefix(r.URL.Path, ControlPrefix):
+		s.serveControl(w, r, body)
+		return
 	default:
 		x.body = body
 		r.Body = io.NopCloser(bytes.NewReader(body))

@@ -6,7 +6,10 @@
 //
 // It prints the URLs it serves and the credentials it accepts, and stops
 // cleanly on SIGINT or SIGTERM. Every flag has a default, so amojofake alone
-// is enough to start.
+// is enough to start. Unless -control=false, a control API under /amojotest/
+// makes a CRM user reply (sending the signed webhook to -webhook-url),
+// injects faults and shows what the fake stores; see
+// amojotest.WithControlAPI.
 package main
 
 import (
@@ -55,6 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	token := fs.String("token", amojotest.DefaultToken, "Bearer `token` the REST v4 API accepts")
 	webhookURL := fs.String("webhook-url", "", "`URL` the channel's webhooks go to (\":scope_id\" is replaced)")
 	rateLimit := fs.Float64("rate-limit", amojotest.DefaultRateLimit, "REST v4 requests per second (0: no limit)")
+	control := fs.Bool("control", true, "serve the control API under /amojotest/ (manager replies, faults, stored data)")
 	verbose := fs.Bool("v", false, "log every request to stderr")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: amojofake [flags]\n\n"+
@@ -88,6 +92,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		amojotest.WithToken(*token),
 		amojotest.WithRateLimit(*rateLimit, max(1, int(*rateLimit))),
 	}
+	if *control {
+		opts = append(opts, amojotest.WithControlAPI())
+	}
 	if *verbose {
 		opts = append(opts, amojotest.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	}
@@ -107,13 +114,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	fmt.Fprintf(stdout, "amojofake: serving\n"+
 		"  chats API (amojo): %s/v2/origin/custom/\n"+
 		"  REST v4:           %s/api/v4/\n"+
+		"  control API:       %s\n"+
 		"  channel id:        %s\n"+
 		"  channel secret:    %s\n"+
 		"  bot id:            %s\n"+
 		"  account amojo id:  %s\n"+
 		"  scope id:          %s (after connect)\n"+
 		"  REST token:        %s\n",
-		base, base, ch.ID, ch.Secret, ch.Bot.ID, acc.AmojoID, scope, *token)
+		base, base, controlURL(base, *control), ch.ID, ch.Secret, ch.Bot.ID, acc.AmojoID, scope, *token)
 	for _, u := range acc.Users {
 		fmt.Fprintf(stdout, "  user:              %d %s %s\n", u.ID, u.AmojoID, u.Name)
 	}
@@ -132,6 +140,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	<-served
 	fmt.Fprintln(stdout, "amojofake: stopped")
 	return err
+}
+
+func controlURL(base string, on bool) string {
+	if !on {
+		return "off"
+	}
+	return base + amojotest.ControlPrefix
 }
 
 // displayAddr turns a listening address into one a client can dial: an

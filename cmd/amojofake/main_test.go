@@ -118,7 +118,7 @@ func TestRun(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("run ended: %v; %s", err, errOut.String())
 	}
-	for _, want := range []string{base + "/v2/origin/custom/", base + "/api/v4/", "chan-1", "s3cret", "acc-1", "tok-1", "chan-1_acc-1"} {
+	for _, want := range []string{base + "/v2/origin/custom/", base + "/api/v4/", base + "/amojotest/", "chan-1", "s3cret", "acc-1", "tok-1", "chan-1_acc-1"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
@@ -159,6 +159,17 @@ func TestRun(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(got), `"amojo_id":"acc-1"`) {
 		t.Errorf("account: %d %s", resp.StatusCode, got)
+	}
+
+	// The control API: what the fake stored.
+	resp, err = hc.Get(base + "/amojotest/chats?scope_id=chan-1_acc-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(got) != "[]" {
+		t.Errorf("control: %d %s", resp.StatusCode, got)
 	}
 
 	cancel()
