@@ -13,6 +13,9 @@
 // connections, latency) can be injected per route, and every request is
 // recorded for assertions.
 //
+// Tests outside Go run the same server as a program, cmd/amojofake, and drive
+// it through the JSON control API of WithControlAPI.
+//
 // A Server is safe for concurrent use, prints nothing unless given a logger,
 // and leaves no goroutine behind after Close.
 //
@@ -188,8 +191,8 @@ func (s *Server) HTTPClient() *http.Client {
 
 // Client returns a chats API client for the first channel, wired to the
 // server (base URL, HTTP client, clock). opts are applied after those and may
-// override them. It panics if the SDK refuses the options: that is a mistake
-// in the calling test.
+// override them. It panics if the server was not started or the SDK refuses
+// the options: both are mistakes in the calling test.
 func (s *Server) Client(opts ...amojo.Option) *amojo.Client {
 	ch := s.Channel()
 	base := []amojo.Option{amojo.WithBaseURL(s.baseURL()), amojo.WithHTTPClient(s.HTTPClient()), amojo.WithClock(s.cfg.now)}
@@ -202,7 +205,7 @@ func (s *Server) Client(opts ...amojo.Option) *amojo.Client {
 
 // CRMClient returns a REST v4 client for the first account, wired to the
 // server with the first account's token. opts are applied after the wiring.
-// It panics if the SDK refuses the options.
+// It panics if the server was not started or the SDK refuses the options.
 func (s *Server) CRMClient(opts ...amojo.Option) *amojo.CRMClient {
 	base := []amojo.Option{amojo.WithHTTPClient(s.HTTPClient()), amojo.WithClock(s.cfg.now)}
 	c, err := amojo.NewCRMClient(s.crmBaseURL(), amojo.StaticToken(s.Token()), append(base, opts...)...)
@@ -214,14 +217,14 @@ func (s *Server) CRMClient(opts ...amojo.Option) *amojo.CRMClient {
 
 func (s *Server) baseURL() string {
 	if s.URL == "" {
-		return "http://127.0.0.1"
+		panic("amojotest: Client called before Start")
 	}
 	return s.URL
 }
 
 func (s *Server) crmBaseURL() string {
 	if s.CRMURL == "" {
-		return "http://127.0.0.1"
+		panic("amojotest: CRMClient called before Start")
 	}
 	return s.CRMURL
 }
