@@ -26,7 +26,7 @@ const (
 	CodeNotFound           = "NotFound"           // the contact or chat named does not exist
 )
 
-// ItemErrors are the validation errors of one item of a REST v4 batch, as the
+// itemErrors are the validation errors of one item of a REST v4 batch, as the
 // fake writes them into "validation-errors".
 type itemErrors struct {
 	RequestID string       `json:"request_id"`

@@ -19,11 +19,26 @@
 // A Server is safe for concurrent use, prints nothing unless given a logger,
 // and leaves no goroutine behind after Close.
 //
-// Where amoCRM's documentation leaves the behaviour open the fake picks one and
-// says so: a duplicate msgid is answered 400 with error_code
-// ErrCodeDuplicateMsgID; a Date more than 15 minutes in the future is refused
-// like a stale one; 403 answers have an empty text/plain body; amojo's other
-// errors are {"error_code": "…", "error_description": "…"}.
+// Where amoCRM's documentation leaves the behaviour open, the fake picks one:
+//
+//   - A duplicate payload.msgid in a scope is answered 400 with error_code
+//     ErrCodeDuplicateMsgID ("duplicate_msgid").
+//   - A Date more than SignatureWindow in the future is refused like a stale
+//     one; exactly 15 minutes either way is still accepted. Date may be
+//     RFC 1123 with a numeric zone ("+0000", "+0300") or with "GMT".
+//   - 403 answers have an empty text/plain body; amojo's other errors are
+//     {"error_code":"…","error_description":"…"} (see the ErrCode constants).
+//   - The query string is not signed; a GET must have no body (400).
+//     Content-Type must be exactly application/json (400 otherwise).
+//   - Delivery status is read from msgid + delivery_status; -1 needs an
+//     error_code 901..905, and 905 an error text.
+//   - timestamp is required, msec_timestamp defaults to timestamp×1000 and,
+//     when sent, must fall in the same second.
+//   - History: limit defaults to 50 and must be 1..50; chats of other scopes
+//     answer 204 like unknown ones.
+//   - GET /api/v4/contacts/chats accepts chat_id[]= and chat_id= (contact_id
+//     likewise), needs at least one, and answers 204 when nothing matches.
+//   - Webhooks count as delivered only when the receiver answers 200.
 package amojotest
 
 import (
