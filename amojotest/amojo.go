@@ -24,12 +24,8 @@ type amojoHandler func(c amojoCall) (int, any, *apiError)
 // amojoRoute wraps h with fault injection, the channel lookup, the signature
 // check and, for scoped routes, the connection check.
 func (s *Server) amojoRoute(route Route, scoped bool, h amojoHandler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.faulty(route, false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		x := exchangeOf(r)
-		x.route = route
-		if s.injectFaults(w, r, route, false) {
-			return
-		}
 		var channelID, scopeID string
 		if scoped {
 			scopeID = r.PathValue("scope")
@@ -92,7 +88,7 @@ func (s *Server) amojoRoute(route Route, scoped bool, h amojoHandler) http.Handl
 		default:
 			writeJSON(w, status, "application/json", resp)
 		}
-	})
+	}))
 }
 
 // connectLocked connects (or reconnects) a channel to an account.

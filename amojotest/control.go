@@ -24,6 +24,7 @@ const ControlPrefix = "/amojotest/"
 //	     the three answer {"message_id","url","status_code","error"}
 //	POST /amojotest/fail-next         {"route","n","status","retry_after"}
 //	POST /amojotest/drop-next         {"route","n"}
+//	POST /amojotest/drop-next-response {"route","n"}
 //	POST /amojotest/reset-faults
 //	GET  /amojotest/chats?scope_id=…  → [Chat…]
 //	GET  /amojotest/contacts          → [Contact…]
@@ -137,6 +138,13 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request, body []byt
 			return
 		}
 		s.DropNext(Route(in.Route), in.N)
+		ok(struct{}{})
+	case "POST drop-next-response":
+		if in.N <= 0 {
+			fail("n must be positive")
+			return
+		}
+		s.DropNextResponse(Route(in.Route), in.N)
 		ok(struct{}{})
 	case "POST reset-faults":
 		s.ResetFaults()

@@ -79,6 +79,9 @@ func TestControlAPI(t *testing.T) {
 	if st, _ = call("POST", "drop-next", map[string]any{"route": "account", "n": 1}); st != 200 {
 		t.Errorf("drop-next %d", st)
 	}
+	if st, _ = call("POST", "drop-next-response", map[string]any{"route": "account", "n": 1}); st != 200 {
+		t.Errorf("drop-next-response %d", st)
+	}
 	if st, _ = call("POST", "reset-faults", nil); st != 200 {
 		t.Errorf("reset-faults %d", st)
 	}

@@ -34,6 +34,7 @@ const (
 type fault struct {
 	left       int
 	drop       bool
+	dropAfter  bool
 	status     int
 	retryAfter string
 }
@@ -41,7 +42,8 @@ type fault struct {
 // FailNext makes the next n requests of route fail with status before anything
 // else is checked (as a proxy or an overloaded server would). A non-empty
 // retryAfter is sent as the Retry-After header, e.g. "2" or an HTTP date.
-// Failures queued by FailNext and DropNext are used in the order queued.
+// Failures queued by FailNext, DropNext and DropNextResponse are used in
+// the order queued.
 func (s *Server) FailNext(route Route, n int, status int, retryAfter string) {
 	if n <= 0 {
 		return
@@ -61,6 +63,19 @@ func (s *Server) DropNext(route Route, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults[route] = append(s.faults[route], &fault{left: n, drop: true})
+}
+
+// DropNextResponse makes the server handle the next n requests of route
+// normally (what they store stays stored) and then close the connection
+// instead of answering, as when an answer is lost on the way: a client that
+// retries sends the same request a second time.
+func (s *Server) DropNextResponse(route Route, n int) {
+	if n <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults[route] = append(s.faults[route], &fault{left: n, dropAfter: true})
 }
 
 // SetLatency delays every later request of route by d before it is handled
@@ -110,35 +125,64 @@ func (s *Server) takeFault(route Route) (time.Duration, *fault) {
 	return d, &f
 }
 
-// injectFaults runs the latency and fault of route; it reports whether the
-// request was answered (or dropped) and must not be handled.
-func (s *Server) injectFaults(w http.ResponseWriter, r *http.Request, route Route, rest bool) bool {
-	d, f := s.takeFault(route)
-	if d > 0 && !s.wait(r.Context(), d) {
-		exchangeOf(r).dropped = true
-		dropConn(w)
-		return true
+// faulty wraps the handler of route with its latency and queued faults. rest
+// says which error body an injected failure gets.
+func (s *Server) faulty(route Route, rest bool, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		x := exchangeOf(r)
+		x.route = route
+		d, f := s.takeFault(route)
+		if d > 0 && !s.wait(r.Context(), d) {
+			x.dropped = true
+			dropConn(w)
+			return
+		}
+		switch {
+		case f == nil:
+			h.ServeHTTP(w, r)
+		case f.drop:
+			x.dropped = true
+			dropConn(w)
+		case f.dropAfter:
+			lost := &lostResponse{header: http.Header{}}
+			h.ServeHTTP(lost, r)
+			x.dropped, x.lostStatus = true, lost.status
+			dropConn(w)
+		default:
+			if f.retryAfter != "" {
+				w.Header().Set("Retry-After", f.retryAfter)
+			}
+			switch {
+			case rest:
+				writeProblem(w, f.status, "injected failure", nil)
+			case f.status == http.StatusForbidden || f.status == http.StatusNoContent:
+				writeEmpty(w, f.status)
+			default:
+				writeAmojoError(w, f.status, ErrCodeInjected, "injected failure "+strconv.Itoa(f.status))
+			}
+		}
+	})
+}
+
+// lostResponse takes an answer that is never sent.
+type lostResponse struct {
+	header http.Header
+	status int
+}
+
+func (l *lostResponse) Header() http.Header { return l.header }
+
+func (l *lostResponse) Write(b []byte) (int, error) {
+	if l.status == 0 {
+		l.status = http.StatusOK
 	}
-	if f == nil {
-		return false
+	return len(b), nil
+}
+
+func (l *lostResponse) WriteHeader(code int) {
+	if l.status == 0 {
+		l.status = code
 	}
-	if f.drop {
-		exchangeOf(r).dropped = true
-		dropConn(w)
-		return true
-	}
-	if f.retryAfter != "" {
-		w.Header().Set("Retry-After", f.retryAfter)
-	}
-	switch {
-	case rest:
-		writeProblem(w, f.status, "injected failure", nil)
-	case f.status == http.StatusForbidden || f.status == http.StatusNoContent:
-		writeEmpty(w, f.status)
-	default:
-		writeAmojoError(w, f.status, ErrCodeInjected, "injected failure "+strconv.Itoa(f.status))
-	}
-	return true
 }
 
 // dropConn closes the client's connection without an answer.

@@ -17,7 +17,7 @@ type Request struct {
 	Query      url.Values  // RawQuery parsed
 	Header     http.Header // a copy of the request headers
 	Body       []byte      // the body as received
-	StatusCode int         // status answered; 0 when the connection was dropped
+	StatusCode int         // status answered; for a dropped connection the status of the lost answer, if any
 	Dropped    bool        // the connection was closed without an answer
 	Time       time.Time   // arrival, by the server's clock
 }

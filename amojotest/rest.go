@@ -71,12 +71,8 @@ type restHandler func(r *http.Request, base string, acc *account, body []byte) r
 // restRoute wraps h with fault injection, the Bearer token check and the rate
 // limit.
 func (s *Server) restRoute(route Route, h restHandler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.faulty(route, true, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		x := exchangeOf(r)
-		x.route = route
-		if s.injectFaults(w, r, route, true) {
-			return
-		}
 		scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		s.mu.Lock()
 		acc, ok := s.tokens[tok]
@@ -107,7 +103,7 @@ func (s *Server) restRoute(route Route, h restHandler) http.Handler {
 		default:
 			writeJSON(w, res.status, "application/hal+json", res.body)
 		}
-	})
+	}))
 }
 
 func link(href string) map[string]any { return map[string]any{"href": href} }

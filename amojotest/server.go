@@ -324,9 +324,10 @@ func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
 
 // exchange is what the server learns about one request while serving it.
 type exchange struct {
-	route   Route
-	body    []byte
-	dropped bool
+	route      Route
+	body       []byte
+	dropped    bool
+	lostStatus int // the answer a DropNextResponse kept from the client
 }
 
 type exchangeKey struct{}
@@ -383,7 +384,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mux.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
 	}
 	status := sw.status
-	if status == 0 && !x.dropped {
+	switch {
+	case x.dropped:
+		status = x.lostStatus
+	case status == 0:
 		status = http.StatusOK
 	}
 	path, rawQuery := splitRequestURI(r)

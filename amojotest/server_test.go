@@ -83,6 +83,37 @@ func TestDropNext(t *testing.T) {
 	}
 }
 
+// TestDropNextResponse loses the answer of a message that was stored: the
+// retry meets the duplicate msgid.
+func TestDropNextResponse(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, noLimit)
+	scope := e.connect()
+	e.srv.DropNextResponse(amojotest.RouteMessage, 1)
+	s := e.sign("POST", custom+scope, "", map[string]any{"event_type": "new_message", "payload": map[string]any{
+		"timestamp": t0.Unix(), "msgid": "lost", "conversation_id": "c",
+		"sender": map[string]any{"id": "u", "name": "U"}, "message": map[string]any{"type": "text", "text": "x"},
+	}})
+	req, _ := http.NewRequestWithContext(t.Context(), "POST", e.srv.URL+s.path, bytes.NewReader(s.body))
+	req.Header = s.header.Clone()
+	if resp, err := e.srv.HTTPClient().Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("lost answer arrived: %d", resp.StatusCode)
+	}
+	if ch, ok := e.srv.ChatByConversation(scope, "c"); !ok || len(ch.Messages) != 1 {
+		t.Fatalf("message not stored: %+v", ch)
+	}
+	r := e.send(s)
+	mustStatus(t, r, 400)
+	if errorCode(t, r) != amojotest.ErrCodeDuplicateMsgID {
+		t.Errorf("retry: %s", r.body)
+	}
+	log := e.srv.RequestsTo(amojotest.RouteMessage)
+	if len(log) != 2 || !log[0].Dropped || log[0].StatusCode != 200 {
+		t.Errorf("log %+v", log)
+	}
+}
+
 func TestRequestLog(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, noLimit)
