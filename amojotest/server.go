@@ -245,7 +245,11 @@ func (s *Server) crmBaseURL() string {
 }
 
 // Channel returns the first registered channel.
-func (s *Server) Channel() Channel { return s.cfg.channels[0] }
+func (s *Server) Channel() Channel {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return *s.channels[s.cfg.channels[0].ID]
+}
 
 // Account returns the first registered account.
 func (s *Server) Account() Account {

@@ -16,12 +16,15 @@ import (
 const SignatureWindow = 15 * time.Minute
 
 // parseDate reads a signed Date header value. It accepts RFC 2822 / RFC 1123
-// with a numeric zone (what amoCRM documents), with a one-digit day too, and
-// RFC 1123 with "GMT" (what browsers' toUTCString and some clients send).
+// with a numeric zone (what amoCRM documents), with a one- or two-digit day
+// and with or without the weekday, and RFC 1123 with "GMT" (what browsers'
+// toUTCString and some clients send).
 func parseDate(v string) (time.Time, bool) {
 	for _, layout := range [...]string{
 		time.RFC1123Z,
 		"Mon, 2 Jan 2006 15:04:05 -0700",
+		"2 Jan 2006 15:04:05 -0700", // RFC 2822 allows leaving out the weekday
+
 		"Mon, 02 Jan 2006 15:04:05 GMT",
 		"Mon, 2 Jan 2006 15:04:05 GMT",
 	} {

@@ -257,6 +257,18 @@ func TestSignatureRefused(t *testing.T) {
 			resign(s, e.srv.Channel().Secret)
 			return s
 		}, 204},
+		{"RFC 2822 date without weekday", func() *signed {
+			s := e.sign("GET", hist, "", nil)
+			s.header.Set("Date", t0.Format("2 Jan 2006 15:04:05 -0700"))
+			resign(s, e.srv.Channel().Secret)
+			return s
+		}, 204},
+		{"PST date", func() *signed {
+			s := e.sign("GET", hist, "", nil)
+			s.header.Set("Date", t0.Format("Mon, 02 Jan 2006 15:04:05")+" PST")
+			resign(s, e.srv.Channel().Secret)
+			return s
+		}, 403},
 		{"RFC 3339 date", func() *signed {
 			s := e.sign("GET", hist, "", nil)
 			s.header.Set("Date", t0.Format(time.RFC3339))

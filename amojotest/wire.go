@@ -57,9 +57,15 @@ func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
 	_, _ = w.Write(b)
 }
 
+// writeEmpty answers status without a body: 403 as text/plain (as Kommo
+// shows), other answers as application/json.
 func writeEmpty(w http.ResponseWriter, status int) {
 	if status != http.StatusNoContent {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		ct := "application/json"
+		if status == http.StatusForbidden {
+			ct = "text/plain; charset=utf-8"
+		}
+		w.Header().Set("Content-Type", ct)
 		w.Header().Set("Content-Length", "0")
 	}
 	w.WriteHeader(status)
