@@ -1,9 +1,13 @@
 package amojotest_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/amojo-go/amojo/amojotest"
 )
@@ -96,4 +100,85 @@ func TestSequentialIDs(t *testing.T) {
 			t.Errorf("%s = %v, want %v", k, nm[k], v)
 		}
 	}
+}
+
+func TestLogger(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	e := newEnv(t, amojotest.WithLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	scope := e.connect()
+	s := e.sign("GET", custom+scope+"/chats/x/history", "", nil)
+	sig := s.header.Get("X-Signature")
+	s.header.Set("Date", t0.Add(time.Hour).Format(time.RFC1123Z))
+	mustStatus(t, e.send(s), 403)
+	e.rest("GET", "/api/v4/account", "", nil, e.srv.Token())
+	out := buf.String()
+	for _, want := range []string{"route=history", "status=403", "refused signature", "15-minute window", "route=account"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	for _, secret := range []string{e.srv.Channel().Secret, sig, e.srv.Token()} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log contains a secret %q", secret)
+		}
+	}
+}
+
+// TestHistoryKinds checks the history shape of non-text messages and of a
+// manager's message.
+func TestHistoryKinds(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	scope := e.connect()
+	send := func(msgid string, at int64, msg map[string]any) string {
+		r := e.amojo("POST", custom+scope, "", map[string]any{"event_type": "new_message", "payload": map[string]any{
+			"timestamp": at, "msgid": msgid, "conversation_id": "c",
+			"sender": map[string]any{"id": "u", "name": "U"}, "message": msg,
+		}})
+		mustStatus(t, r, 200)
+		return r.json(t)["new_message"].(map[string]any)["conversation_id"].(string)
+	}
+	send("loc", 100, map[string]any{"type": "location", "location": map[string]any{"lon": 37.6, "lat": 55.7}})
+	send("card", 101, map[string]any{"type": "contact", "contact": map[string]any{"name": "A", "phone": "+7"}})
+	chatID := send("voice", 102, map[string]any{"type": "voice", "media": "https://x/v.ogg", "media_duration": 4})
+	r := e.amojo("GET", custom+scope+"/chats/"+chatID+"/history", "", nil)
+	mustStatus(t, r, 200)
+	var got struct {
+		Messages []struct {
+			Timestamp int64 `json:"timestamp"`
+			Message   struct {
+				ClientID      string             `json:"client_id"`
+				Type          string             `json:"type"`
+				MediaDuration int                `json:"media_duration"`
+				Location      map[string]float64 `json:"location"`
+				Contact       map[string]string  `json:"contact"`
+			} `json:"message"`
+		} `json:"messages"`
+	}
+	if err := json.Unmarshal(r.body, &got); err != nil || len(got.Messages) != 3 {
+		t.Fatalf("history %s: %v", r.body, err)
+	}
+	v, c, l := got.Messages[0].Message, got.Messages[1].Message, got.Messages[2].Message
+	if v.Type != "voice" || v.MediaDuration != 4 || c.Contact["phone"] != "+7" || l.Location["lat"] != 55.7 || got.Messages[2].Timestamp != 100 {
+		t.Errorf("history %s", r.body)
+	}
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
