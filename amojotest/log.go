@@ -1,0 +1,64 @@
+package amojotest
+
+import (
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+)
+
+// Request is one request the server received, as recorded for assertions.
+type Request struct {
+	Route      Route       // "" when no route matched
+	Method     string      // e.g. "POST"
+	Path       string      // escaped path as sent, without the query
+	RawQuery   string      // query as sent
+	Query      url.Values  // RawQuery parsed
+	Header     http.Header // a copy of the request headers
+	Body       []byte      // the body as received
+	StatusCode int         // status answered; for a dropped connection the status of the lost answer, if any
+	Dropped    bool        // the connection was closed without an answer
+	Time       time.Time   // arrival, by the server's clock
+}
+
+// Requests returns a copy of every request received so far, oldest first.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Request, len(s.requests))
+	for i, r := range s.requests {
+		out[i] = r.clone()
+	}
+	return out
+}
+
+func (r Request) clone() Request {
+	r.Header = r.Header.Clone()
+	r.Query = maps.Clone(r.Query)
+	for k, v := range r.Query {
+		r.Query[k] = slices.Clone(v)
+	}
+	r.Body = slices.Clone(r.Body)
+	return r
+}
+
+// RequestsTo returns the recorded requests of route, oldest first.
+func (s *Server) RequestsTo(route Route) []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Request
+	for _, r := range s.requests {
+		if r.Route == route {
+			out = append(out, r.clone())
+		}
+	}
+	return out
+}
+
+// ResetRequests forgets the recorded requests.
+func (s *Server) ResetRequests() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = nil
+}

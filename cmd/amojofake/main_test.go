@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/md5"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a goroutine-safe output sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestMain runs the program's main instead of the tests when asked, so
+// TestSignal can start it as a process.
+func TestMain(m *testing.M) {
+	if os.Getenv("AMOJOFAKE_RUN_MAIN") == "1" {
+		os.Args = append([]string{"amojofake"}, strings.Fields(os.Getenv("AMOJOFAKE_ARGS"))...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestSignal starts the program as a process and stops it with SIGTERM and
+// SIGINT: it must exit 0 after saying so.
+func TestSignal(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGTERM on windows")
+	}
+	for _, sig := range []os.Signal{syscall.SIGTERM, os.Interrupt} {
+		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "AMOJOFAKE_RUN_MAIN=1", "AMOJOFAKE_ARGS=-addr 127.0.0.1:0 -token t1")
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(stdout)
+		var out strings.Builder
+		var base string
+		for base == "" && sc.Scan() {
+			line := sc.Text()
+			out.WriteString(line + "\n")
+			if strings.Contains(line, "REST v4:") {
+				base = strings.TrimSuffix(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "REST v4:")), "/api/v4/")
+			}
+		}
+		if base == "" {
+			t.Fatalf("no URL printed: %s", out.String())
+		}
+		resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Get(base + "/api/v4/account")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Errorf("unauthenticated REST call: %d", resp.StatusCode)
+		}
+		if err := cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		rest, _ := io.ReadAll(stdout)
+		out.Write(rest)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("%v: exit: %v", sig, err)
+		}
+		if !strings.Contains(out.String(), "amojofake: stopped") {
+			t.Errorf("%v: output %s", sig, out.String())
+		}
+	}
+}
+
+func TestRun(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var out, errOut syncBuffer
+	urls := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-channel-id", "chan-1", "-channel-secret", "s3cret",
+			"-account-id", "acc-1", "-token", "tok-1"}, &out, &errOut, func(u string) { urls <- u })
+	}()
+	var base string
+	select {
+	case base = <-urls:
+	case err := <-done:
+		t.Fatalf("run ended: %v; %s", err, errOut.String())
+	}
+	for _, want := range []string{base + "/v2/origin/custom/", base + "/api/v4/", base + "/amojotest/", "chan-1", "s3cret", "acc-1", "tok-1", "chan-1_acc-1"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+
+	// A connect signed by hand.
+	body := []byte(`{"account_id":"acc-1","title":"T","hook_api_version":"v2"}`)
+	path := "/v2/origin/custom/chan-1/connect"
+	sum := md5.Sum(body)
+	md := hex.EncodeToString(sum[:])
+	date := time.Now().UTC().Format(time.RFC1123Z)
+	mac := hmac.New(sha1.New, []byte("s3cret"))
+	io.WriteString(mac, "POST\n"+md+"\napplication/json\n"+date+"\n"+path)
+	req, _ := http.NewRequestWithContext(t.Context(), "POST", base+path, bytes.NewReader(body))
+	req.Header.Set("Date", date)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-MD5", md)
+	req.Header.Set("X-Signature", hex.EncodeToString(mac.Sum(nil)))
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(got), `"scope_id":"chan-1_acc-1"`) {
+		t.Errorf("connect: %d %s", resp.StatusCode, got)
+	}
+
+	// The REST side on the same address, with the token.
+	req, _ = http.NewRequestWithContext(t.Context(), "GET", base+"/api/v4/account?with=amojo_id", nil)
+	req.Header.Set("Authorization", "Bearer tok-1")
+	resp, err = hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(got), `"amojo_id":"acc-1"`) {
+		t.Errorf("account: %d %s", resp.StatusCode, got)
+	}
+
+	// The control API: what the fake stored.
+	resp, err = hc.Get(base + "/amojotest/chats?scope_id=chan-1_acc-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(got) != "[]" {
+		t.Errorf("control: %d %s", resp.StatusCode, got)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not stop")
+	}
+	if !strings.Contains(out.String(), "amojofake: stopped") {
+		t.Errorf("output %s", out.String())
+	}
+}
+
+func TestFlags(t *testing.T) {
+	t.Parallel()
+	var out, errOut syncBuffer
+	err := run(t.Context(), []string{"-h"}, &out, &errOut, nil)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v", err)
+	}
+	for _, f := range []string{"-addr", "-channel-id", "-channel-secret", "-account-id", "-token", "127.0.0.1:8080"} {
+		if !strings.Contains(errOut.String(), f) {
+			t.Errorf("help lacks %q:\n%s", f, errOut.String())
+		}
+	}
+	for _, args := range [][]string{
+		{"-channel-id", ""},
+		{"-token", "a b"},
+		{"-rate-limit", "-1"},
+		{"extra"},
+		{"-nope"},
+		{"-addr", "256.0.0.1:bad"},
+	} {
+		if err := run(t.Context(), args, io.Discard, io.Discard, nil); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+}
