@@ -36,6 +36,17 @@
 // participant ids come from the caller, so a retried or repeated message is
 // recognised by amoCRM instead of duplicated.
 //
+// # Importing conversations
+//
+// An [Importer] brings conversations that already happened into amoCRM
+// without creating incoming leads: it connects the channel, creates each
+// chat, creates or reuses its contact and links them, imports the messages
+// silently in time order and checks the history. [ReadConversation] and
+// [ReadConversations] read conversations from JSON and JSON Lines (see
+// [Conversation] for the format). Imports are idempotent and, with a
+// [Checkpoint], resumable after a crash; examples/import-conversation is the
+// program.
+//
 // # Testing
 //
 // Package amojotest is an in-memory fake of amoCRM (both APIs, webhooks, fault

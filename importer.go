@@ -317,7 +317,8 @@ type BatchResult struct {
 // chat, creates or reuses the contact, links them, sends the messages amoCRM
 // does not have yet in time order and verifies the history. Errors are
 // *ConversationError values naming the conversation, the message and the
-// step, wrapping the cause (*ValidationError, *APIError, …).
+// step, wrapping the cause (*ValidationError, *APIError, …); the result then
+// tells how far the import got.
 func (im *Importer) ImportConversation(ctx context.Context, c *Conversation) (*ImportResult, error) {
 	r := im.newRun(ctx)
 	defer r.stop()
@@ -337,8 +338,9 @@ func (im *Importer) ImportConversation(ctx context.Context, c *Conversation) (*I
 // input one chunk at a time, so memory does not grow with it. A conversation
 // that fails (invalid, or refused by amoCRM) is counted and reported in the
 // result, and the others go on; an error that would fail every conversation
-// (401, 403, the connect, the checkpoint, ctx) stops the run. The error is
-// nil when every conversation was imported; otherwise it wraps the first
+// (401, 403, the connect, the checkpoint, ctx) stops the run and is returned
+// as it is, a *ConversationError. Otherwise the error is nil when every
+// conversation was imported, or sums up the failures, wrapping the first
 // *ConversationError.
 func (im *Importer) ImportAll(ctx context.Context, convs iter.Seq2[*Conversation, error]) (*BatchResult, error) {
 	r := im.newRun(ctx)

@@ -272,6 +272,12 @@ func importMany(ctx context.Context, in *input, plan *plan, chats *amojo.Client,
 	if err == nil {
 		return exitOK
 	}
+	// A failure that stopped the run (401, 403, Ctrl-C) is the one line to
+	// print; otherwise list the conversations that failed, then the summary.
+	var stopped *amojo.ConversationError
+	if errors.As(err, &stopped) && error(stopped) == err || errors.Is(err, context.Canceled) {
+		return fail(stderr, cfg, err)
+	}
 	for i, f := range res.Failures {
 		if i == 20 {
 			fmt.Fprintf(stderr, "%s: … and %d more failures\n", prog, len(res.Failures)-20)
