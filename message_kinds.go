@@ -235,7 +235,7 @@ func checkFileFields(rawURL, fileName string, fileSize int64, d time.Duration, e
 	}
 	if named && !edit {
 		if isBlank(fileName) {
-			return invalid("FileName", "required")
+			return invalid("FileName", "required for picture, file and video messages")
 		}
 		if fileSize == 0 {
 			return invalid("FileSize", "required (size in bytes, above zero)")
