@@ -361,6 +361,9 @@ func (im *Importer) ImportAll(ctx context.Context, convs iter.Seq2[*Conversation
 			defer func() { <-chunks }()
 			var wg sync.WaitGroup
 			for _, j := range batch {
+				if r.ctx.Err() != nil {
+					break // stopped: leave the rest for the next run
+				}
 				if j.err != nil || j.res.AlreadyDone {
 					continue
 				}

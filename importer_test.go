@@ -667,3 +667,32 @@ func TestNewImporterOptions(t *testing.T) {
 		t.Errorf("scope without CRM: %v", err)
 	}
 }
+
+func TestImportWithScopeID(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	scopeID, err := srv.Connect(srv.Channel().ID, srv.Account().AmojoID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No CRM client is needed without contacts.
+	im, err := amojo.NewImporter(srv.Client(), nil, amojo.WithScopeID(scopeID), amojo.WithVerifyWait(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := readSeed(t)
+	if _, err := im.ImportConversation(t.Context(), seed); err == nil || !strings.Contains(err.Error(), "invalid Contact: the importer has no CRMClient") {
+		t.Fatalf("err = %v", err)
+	}
+	seed.Contact = nil
+	res, err := im.ImportConversation(t.Context(), seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ScopeID != scopeID || res.Sent != 2 {
+		t.Errorf("result = %+v", res)
+	}
+	if n := len(srv.RequestsTo(amojotest.RouteConnect)) + len(srv.RequestsTo(amojotest.RouteAccount)); n != 0 {
+		t.Errorf("%d connect or account requests", n)
+	}
+}
