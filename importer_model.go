@@ -308,8 +308,8 @@ func (c *Conversation) Validate() error {
 }
 
 func (c *Conversation) validate() (msgID string, err error) {
-	if err := checkID("ID", c.ID); err != nil {
-		return "", err
+	if isBlank(c.ID) {
+		return "", invalid("ID", "required")
 	}
 	if isBlank(c.Client.ID) {
 		return "", invalid("Client.ID", "required")
@@ -372,8 +372,8 @@ func (s *ContactSpec) validate() error {
 }
 
 func (m *ConversationMessage) validate(c *Conversation) error {
-	if err := checkID("MsgID", m.MsgID); err != nil {
-		return err
+	if isBlank(m.MsgID) {
+		return invalid("MsgID", "required")
 	}
 	if err := checkTime("Time", m.Time, true); err != nil {
 		return err
