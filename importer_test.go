@@ -696,3 +696,35 @@ func TestImportWithScopeID(t *testing.T) {
 		t.Errorf("%d connect or account requests", n)
 	}
 }
+
+// TestImportAllStreams checks that ImportAll reads its input as it goes:
+// it never holds more than three chunks of conversations that are not done.
+func TestImportAllStreams(t *testing.T) {
+	t.Parallel()
+	var finished atomic.Int64
+	// Many small chunks mean many REST calls: lift the client's 7/s here.
+	srv, im := importSetup(t, []amojo.Option{amojo.WithRateLimit(0, 0)}, amojo.WithChunkSize(5), amojo.WithConcurrency(3), amojo.WithProgress(func(p amojo.Progress) {
+		finished.Store(int64(p.ConversationsDone + p.ConversationsFailed))
+	}))
+	convs := manyConversations(t, 60, 2)
+	maxAhead := int64(0)
+	seq := func(yield func(*amojo.Conversation, error) bool) {
+		for i, c := range convs {
+			maxAhead = max(maxAhead, int64(i)-finished.Load())
+			if !yield(c, nil) {
+				return
+			}
+		}
+	}
+	res, err := im.ImportAll(t.Context(), seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ConversationsDone != 60 {
+		t.Errorf("result = %+v", res.Progress)
+	}
+	if maxAhead > 15 || maxAhead < 5 {
+		t.Errorf("read up to %d conversations ahead of those done, want 5..15", maxAhead)
+	}
+	checkImported(t, srv, convs)
+}
