@@ -25,8 +25,7 @@ const (
 // runDemo runs the receiver against a fake amoCRM in this process: the
 // integration connects and creates a chat, a manager writes, the receiver
 // echoes, and the histories are printed.
-func runDemo(ctx context.Context, cfg config, out, errOut io.Writer) int {
-	fake := amojotest.NewServer()
+func runDemo(ctx context.Context, cfg config, fake *amojotest.Server, out, errOut io.Writer) int {
 	defer fake.Close()
 	fmt.Fprintf(out, "No AMOJO_CHANNEL_ID set: using a fake amoCRM in this process (%s).\n", fake.URL)
 	chats, crm := fake.Client(), fake.CRMClient()

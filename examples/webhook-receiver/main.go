@@ -34,6 +34,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/amojo-go/amojo/amojotest"
 )
 
 const prog = "webhook-receiver"
@@ -64,13 +66,19 @@ type config struct {
 
 // run is the program; it returns the exit status.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	return runWith(ctx, args, getenv, stdout, stderr, func() *amojotest.Server { return amojotest.NewServer() })
+}
+
+// runWith is run with the fake amoCRM of the demo made by newFake, so that
+// tests can look into it afterwards.
+func runWith(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, newFake func() *amojotest.Server) int {
 	cfg, code, ok := parseConfig(args, getenv, stderr)
 	if !ok {
 		return code
 	}
 	out, errOut := &lockedWriter{w: stdout}, &lockedWriter{w: stderr}
 	if cfg.fake {
-		return runDemo(ctx, cfg, out, errOut)
+		return runDemo(ctx, cfg, newFake(), out, errOut)
 	}
 	return serve(ctx, cfg, out, errOut)
 }
