@@ -259,18 +259,10 @@ func NewImporter(chats *Client, crm *CRMClient, opts ...ImportOption) (*Importer
 		cfg.checkpoint = NewMemoryCheckpoint()
 	}
 	if cfg.logger == nil {
-		cfg.logger = slog.New(discardHandler{})
+		cfg.logger = slog.New(slog.DiscardHandler)
 	}
 	return &Importer{chats: chats, crm: crm, cfg: cfg, scopeID: cfg.scopeID}, nil
 }
-
-// discardHandler drops every record.
-type discardHandler struct{}
-
-func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
-func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
-func (d discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return d }
-func (d discardHandler) WithGroup(string) slog.Handler           { return d }
 
 // Progress is the state of an import, reported through WithProgress.
 // Conversations counts the conversations read so far (a stream's total is
