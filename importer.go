@@ -57,6 +57,11 @@ type Importer struct {
 
 	scopeMu sync.Mutex
 	scopeID string
+
+	// active holds the ids of the conversations being imported, so the
+	// same conversation is never imported twice at once.
+	activeMu sync.Mutex
+	active   map[string]bool
 }
 
 type importConfig struct {
@@ -261,7 +266,7 @@ func NewImporter(chats *Client, crm *CRMClient, opts ...ImportOption) (*Importer
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
-	return &Importer{chats: chats, crm: crm, cfg: cfg, scopeID: cfg.scopeID}, nil
+	return &Importer{chats: chats, crm: crm, cfg: cfg, scopeID: cfg.scopeID, active: make(map[string]bool)}, nil
 }
 
 // Progress is the state of an import, reported through WithProgress.
@@ -310,7 +315,8 @@ type BatchResult struct {
 // does not have yet in time order and verifies the history. Errors are
 // *ConversationError values naming the conversation, the message and the
 // step, wrapping the cause (*ValidationError, *APIError, …); the result then
-// tells how far the import got.
+// tells how far the import got. A conversation that this Importer is
+// importing already (in another goroutine) fails at once.
 func (im *Importer) ImportConversation(ctx context.Context, c *Conversation) (*ImportResult, error) {
 	r := im.newRun(ctx)
 	defer r.stop()
@@ -397,6 +403,8 @@ type importJob struct {
 	state CheckpointState
 	res   ImportResult
 	err   *ConversationError
+	// claimed: the job holds its conversation id in Importer.active.
+	claimed bool
 }
 
 // importRun is one call of ImportConversation or ImportAll.
@@ -411,14 +419,50 @@ type importRun struct {
 	failures []*ConversationError
 	fatal    error
 	first    *ConversationError
+	claimed  map[string]bool // conversation ids this run holds; guarded by im.activeMu
 }
 
 func (im *Importer) newRun(ctx context.Context) *importRun {
 	ctx, cancel := context.WithCancelCause(ctx)
-	return &importRun{im: im, ctx: ctx, cancel: cancel, sem: make(chan struct{}, im.cfg.concurrency)}
+	return &importRun{im: im, ctx: ctx, cancel: cancel, sem: make(chan struct{}, im.cfg.concurrency), claimed: make(map[string]bool)}
 }
 
-func (r *importRun) stop() { r.cancel(nil) }
+// stop ends the run and frees the conversations it still holds.
+func (r *importRun) stop() {
+	r.cancel(nil)
+	r.im.activeMu.Lock()
+	defer r.im.activeMu.Unlock()
+	for id := range r.claimed {
+		delete(r.im.active, id)
+	}
+	clear(r.claimed)
+}
+
+// claim marks j's conversation as being imported; it reports false when
+// another import of the same conversation is under way.
+func (r *importRun) claim(j *importJob) bool {
+	r.im.activeMu.Lock()
+	defer r.im.activeMu.Unlock()
+	if r.im.active[j.conv.ID] {
+		return false
+	}
+	r.im.active[j.conv.ID] = true
+	r.claimed[j.conv.ID] = true
+	j.claimed = true
+	return true
+}
+
+// release frees j's conversation once its import is over.
+func (r *importRun) release(j *importJob) {
+	if !j.claimed {
+		return
+	}
+	j.claimed = false
+	r.im.activeMu.Lock()
+	defer r.im.activeMu.Unlock()
+	delete(r.im.active, j.conv.ID)
+	delete(r.claimed, j.conv.ID)
+}
 
 // add registers a conversation read from the input (or the error reading it).
 func (r *importRun) add(c *Conversation, readErr error, index int) *importJob {
@@ -446,6 +490,9 @@ func (r *importRun) add(c *Conversation, readErr error, index int) *importJob {
 			errors.As(err, &ce)
 			ce.Index = index
 			r.fail(j, ce)
+		} else if !r.claim(j) {
+			r.fail(j, &ConversationError{ConversationID: c.ID, Step: "validate",
+				Err: errors.New("amojo: this conversation is being imported already (is its conversation_id repeated in the input?)")})
 		}
 	}
 	return j
@@ -480,6 +527,7 @@ func (r *importRun) fail(j *importJob, ce *ConversationError) {
 	}
 	ce.Index = j.index
 	j.err = ce
+	r.release(j)
 	fatal := isFatal(ce)
 	r.mu.Lock()
 	r.p.ConversationsFailed++
@@ -535,6 +583,7 @@ func (r *importRun) count(sent, skipped int) {
 }
 
 func (r *importRun) finish(j *importJob) {
+	r.release(j)
 	r.mu.Lock()
 	r.p.ConversationsDone++
 	if j.res.AlreadyDone {

@@ -728,3 +728,24 @@ func TestImportAllStreams(t *testing.T) {
 	}
 	checkImported(t, srv, convs)
 }
+
+func TestImportAllRepeatedConversation(t *testing.T) {
+	t.Parallel()
+	srv, im := importSetup(t, nil)
+	convs := manyConversations(t, 3, 2)
+	convs = append(convs, convs[0]) // the same conversation twice in one chunk
+	res, err := im.ImportAll(t.Context(), amojo.ConversationsOf(convs))
+	var ce *amojo.ConversationError
+	if !errors.As(err, &ce) || ce.ConversationID != "conv-0" || ce.Index != 3 || !strings.Contains(err.Error(), "being imported already") {
+		t.Fatalf("err = %v", err)
+	}
+	if res.ConversationsDone != 3 || res.ConversationsFailed != 1 {
+		t.Errorf("result = %+v", res.Progress)
+	}
+	checkImported(t, srv, convs[:3])
+	// Once done, it can be imported again (and is found done).
+	res2, err := im.ImportConversation(t.Context(), convs[0])
+	if err != nil || !res2.AlreadyDone {
+		t.Errorf("again: %+v, %v", res2, err)
+	}
+}
