@@ -749,3 +749,19 @@ func TestImportAllRepeatedConversation(t *testing.T) {
 		t.Errorf("again: %+v, %v", res2, err)
 	}
 }
+
+func TestImportWithoutVerify(t *testing.T) {
+	t.Parallel()
+	srv, im := importSetup(t, nil, amojo.WithVerify(false))
+	res, err := im.ImportConversation(t.Context(), readSeed(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent != 2 || res.HistoryCount != 0 {
+		t.Errorf("result = %+v", res)
+	}
+	// Only the read before sending, none after.
+	if n := len(srv.RequestsTo(amojotest.RouteHistory)); n != 1 {
+		t.Errorf("%d history requests", n)
+	}
+}
