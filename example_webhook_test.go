@@ -61,13 +61,13 @@ func ExampleNewWebhookHandler() {
 	req := httptest.NewRequest(http.MethodPost, "/amojo/webhook/SCOPE_ID", strings.NewReader(string(body)))
 	req.Header.Set("X-Signature", amojo.SignWebhook(secret, body))
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, req)
-	fmt.Print(w.Code, " ", w.Body.String())
+	h.ServeHTTP(w, req) // answers at once; a worker handles the event
 
 	if err := h.Close(context.Background()); err != nil { // waits for the queued event
 		log.Fatal(err)
 	}
+	fmt.Println("answered:", w.Code, w.Body.String())
 	// Output:
-	// 200 ok
 	// to client-1 in chat chat-1: Hello!
+	// answered: 200 ok
 }
