@@ -309,7 +309,7 @@ func (r *ReactionEvent) Removed() bool { return r.Type == "unreact" }
 // unexpected type is read as empty rather than failing the whole webhook.
 // ParseWebhook does not check the signature; call VerifyWebhook first.
 func ParseWebhook(body []byte) (*WebhookEvent, error) {
-	trimmed := bytes.TrimSpace(body)
+	trimmed := bytes.Trim(body, " \t\r\n") // JSON white space only
 	if len(trimmed) == 0 {
 		return nil, fmt.Errorf("%w: empty", ErrMalformedWebhook)
 	}

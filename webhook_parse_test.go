@@ -356,6 +356,7 @@ func TestParseWebhookMalformed(t *testing.T) {
 	for _, body := range []string{
 		"", " \n", "null", "[]", `[{"message":{}}]`, `"text"`, "42", "true",
 		"{", `{"account_id":}`, `{"a":1}{"b":2}`, `{"a":1} x`, "\x00", "{\"a\":\"\xff\"", "<html></html>",
+		"\v{}", "{}\f", "\u00a0{}",
 	} {
 		t.Run(strings.ReplaceAll(body, "\n", `\n`), func(t *testing.T) {
 			t.Parallel()
