@@ -1,0 +1,279 @@
+package amojo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+)
+
+// importJob is one conversation of a run.
+type importJob struct {
+	conv  *Conversation
+	index int
+	state CheckpointState
+	res   ImportResult
+	err   *ConversationError
+	// claimed: the job holds its conversation id in Importer.active.
+	claimed bool
+}
+
+// importRun is one call of ImportConversation or ImportAll.
+type importRun struct {
+	im     *Importer
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	sem    chan struct{}
+
+	mu       sync.Mutex
+	p        Progress
+	failures []*ConversationError
+	fatal    error
+	first    *ConversationError
+	claimed  map[string]bool // conversation ids this run holds; guarded by im.activeMu
+}
+
+func (im *Importer) newRun(ctx context.Context) *importRun {
+	ctx, cancel := context.WithCancelCause(ctx)
+	return &importRun{im: im, ctx: ctx, cancel: cancel, sem: make(chan struct{}, im.cfg.concurrency), claimed: make(map[string]bool)}
+}
+
+// stop ends the run and frees the conversations it still holds.
+func (r *importRun) stop() {
+	r.cancel(nil)
+	r.im.activeMu.Lock()
+	defer r.im.activeMu.Unlock()
+	for id := range r.claimed {
+		delete(r.im.active, id)
+	}
+	clear(r.claimed)
+}
+
+// claim marks j's conversation as being imported; it reports false when
+// another import of the same conversation is under way.
+func (r *importRun) claim(j *importJob) bool {
+	r.im.activeMu.Lock()
+	defer r.im.activeMu.Unlock()
+	if r.im.active[j.conv.ID] {
+		return false
+	}
+	r.im.active[j.conv.ID] = true
+	r.claimed[j.conv.ID] = true
+	j.claimed = true
+	return true
+}
+
+// release frees j's conversation once its import is over.
+func (r *importRun) release(j *importJob) {
+	if !j.claimed {
+		return
+	}
+	j.claimed = false
+	r.im.activeMu.Lock()
+	defer r.im.activeMu.Unlock()
+	delete(r.im.active, j.conv.ID)
+	delete(r.claimed, j.conv.ID)
+}
+
+// add registers a conversation read from the input (or the error reading it).
+func (r *importRun) add(c *Conversation, readErr error, index int) *importJob {
+	j := &importJob{conv: c, index: index}
+	r.mu.Lock()
+	r.p.Conversations++
+	if c != nil {
+		r.p.Messages += len(c.Messages)
+		j.res.ConversationID = c.ID
+	}
+	r.mu.Unlock()
+	switch {
+	case readErr != nil:
+		var ce *ConversationError
+		if !errors.As(readErr, &ce) {
+			ce = &ConversationError{Step: "read", Err: readErr}
+		}
+		ce.Index = index
+		r.fail(j, ce)
+	case c == nil:
+		r.fail(j, &ConversationError{Index: index, Step: "validate", Err: invalid("Conversation", "nil")})
+	default:
+		if err := r.validate(c); err != nil {
+			var ce *ConversationError
+			errors.As(err, &ce)
+			ce.Index = index
+			r.fail(j, ce)
+		} else if !r.claim(j) {
+			r.fail(j, &ConversationError{ConversationID: c.ID, Step: "validate",
+				Err: errors.New("amojo: this conversation is being imported already (is its conversation_id repeated in the input?)")})
+		}
+	}
+	return j
+}
+
+// validate checks c and what the importer needs to send it.
+func (r *importRun) validate(c *Conversation) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	for i := range c.Messages {
+		m := &c.Messages[i]
+		if m.From == FromBot && r.im.cfg.botRefID == "" && (m.Sender == nil || m.Sender.RefID == "") {
+			return &ConversationError{ConversationID: c.ID, MsgID: m.MsgID, Index: -1, Step: "validate",
+				Err: invalid(fmt.Sprintf("Messages[%d].Sender.RefID", i), "a bot message needs the bot id (WithBotRefID)")}
+		}
+	}
+	if c.Contact != nil && r.im.crm == nil {
+		return &ConversationError{ConversationID: c.ID, Index: -1, Step: "validate", Err: invalid("Contact", "the importer has no CRMClient")}
+	}
+	return nil
+}
+
+// fail records j's failure; an error that every other conversation would
+// meet too stops the run.
+func (r *importRun) fail(j *importJob, ce *ConversationError) {
+	if j.err != nil {
+		return
+	}
+	if ce.ConversationID == "" && j.conv != nil {
+		ce.ConversationID = j.conv.ID
+	}
+	ce.Index = j.index
+	j.err = ce
+	r.release(j)
+	fatal := isFatal(ce)
+	r.mu.Lock()
+	r.p.ConversationsFailed++
+	r.p.LastError = ce
+	if r.first == nil {
+		r.first = ce
+	}
+	if len(r.failures) < maxBatchFailures {
+		r.failures = append(r.failures, ce)
+	}
+	if fatal && r.fatal == nil && r.ctx.Err() == nil {
+		r.fatal = ce
+		r.cancel(ce)
+	}
+	r.report()
+	r.mu.Unlock()
+	r.im.cfg.logger.LogAttrs(r.ctx, slog.LevelInfo, "amojo import failed",
+		slog.String("conversation", ce.ConversationID), slog.String("msgid", ce.MsgID), slog.String("step", ce.Step), slog.String("error", ce.Error()))
+}
+
+// isFatal reports errors that no other conversation can escape: bad
+// credentials, a failed connect or checkpoint, a cancelled context.
+func isFatal(ce *ConversationError) bool {
+	switch ce.Step {
+	case "connect", "checkpoint":
+		return true
+	case "read", "validate":
+		return false
+	}
+	if errors.Is(ce.Err, context.Canceled) || errors.Is(ce.Err, context.DeadlineExceeded) {
+		return true
+	}
+	var ae *APIError
+	if errors.As(ce.Err, &ae) {
+		return ae.StatusCode == http.StatusUnauthorized || ae.StatusCode == http.StatusForbidden || ae.StatusCode == http.StatusPaymentRequired
+	}
+	return false
+}
+
+// report calls the progress callback; r.mu must be held.
+func (r *importRun) report() {
+	if r.im.cfg.progress != nil {
+		r.im.cfg.progress(r.p)
+	}
+}
+
+func (r *importRun) count(sent, skipped int) {
+	r.mu.Lock()
+	r.p.MessagesSent += sent
+	r.p.MessagesSkipped += skipped
+	r.report()
+	r.mu.Unlock()
+}
+
+func (r *importRun) finish(j *importJob) {
+	r.release(j)
+	r.mu.Lock()
+	r.p.ConversationsDone++
+	if j.res.AlreadyDone {
+		r.p.ConversationsSkipped++
+		r.p.MessagesSkipped += len(j.conv.Messages)
+	}
+	r.report()
+	r.mu.Unlock()
+	r.im.cfg.logger.LogAttrs(r.ctx, slog.LevelInfo, "amojo conversation imported",
+		slog.String("conversation", j.res.ConversationID), slog.String("chat", j.res.ChatID),
+		slog.Int64("contact", j.res.ContactID), slog.Int("sent", j.res.Sent), slog.Int("skipped", j.res.Skipped),
+		slog.Bool("already_done", j.res.AlreadyDone))
+}
+
+// result builds ImportAll's answer.
+func (r *importRun) result() (*BatchResult, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res := &BatchResult{Progress: r.p, Failures: r.failures}
+	switch {
+	case r.fatal != nil:
+		return res, r.fatal
+	case r.ctx.Err() != nil:
+		return res, fmt.Errorf("amojo: import stopped: %w", context.Cause(r.ctx))
+	case r.first != nil:
+		return res, fmt.Errorf("amojo: %d of %d conversations failed; first: %w", r.p.ConversationsFailed, r.p.Conversations, r.first)
+	}
+	return res, nil
+}
+
+// ctxErr returns the reason the run stopped, preferring the fatal error that
+// stopped it over the bare cancellation.
+func (r *importRun) ctxErr(err error) error {
+	if cause := context.Cause(r.ctx); cause != nil && r.ctx.Err() != nil {
+		var ce *ConversationError
+		if errors.As(cause, &ce) {
+			return fmt.Errorf("amojo: stopped after an earlier failure: %w", r.ctx.Err())
+		}
+	}
+	return err
+}
+
+func (r *importRun) failStep(j *importJob, step, msgID string, err error) {
+	r.fail(j, &ConversationError{ConversationID: j.conv.ID, MsgID: msgID, Step: step, Err: r.ctxErr(err)})
+}
+
+func (r *importRun) record(j *importJob, e CheckpointEntry) bool {
+	// Record what amoCRM confirmed even when the run is being cancelled.
+	if err := r.im.cfg.checkpoint.Record(context.WithoutCancel(r.ctx), j.conv.ID, e); err != nil {
+		r.failStep(j, "checkpoint", e.MsgID, err)
+		return false
+	}
+	j.state.Apply(e)
+	return true
+}
+
+// scope returns the scope id, connecting the channel on first use.
+func (r *importRun) scope() (string, error) {
+	im := r.im
+	im.scopeMu.Lock()
+	defer im.scopeMu.Unlock()
+	if im.scopeID != "" {
+		return im.scopeID, nil
+	}
+	accountID := im.cfg.accountID
+	if accountID == "" {
+		acc, err := im.crm.Account(r.ctx)
+		if err != nil {
+			return "", err
+		}
+		accountID = acc.AmojoID
+	}
+	conn, err := im.chats.Connect(r.ctx, ConnectRequest{AccountID: accountID, Title: im.cfg.title})
+	if err != nil {
+		return "", err
+	}
+	im.cfg.logger.LogAttrs(r.ctx, slog.LevelDebug, "amojo import connected", slog.String("scope", conn.ScopeID))
+	im.scopeID = conn.ScopeID
+	return conn.ScopeID, nil
+}
