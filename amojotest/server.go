@@ -76,6 +76,12 @@ type Server struct {
 	ts       *httptest.Server
 	closed   chan struct{}
 	closeMu  sync.Once
+	// flight counts the requests being served, so Close can wait for them
+	// (httptest does not wait for hijacked connections); shut refuses new
+	// ones once Close began. Both are guarded by flightMu.
+	flightMu sync.Mutex
+	flight   sync.WaitGroup
+	shut     bool
 	hooks    *http.Client
 	hookTr   *http.Transport
 	wait     func(ctx context.Context, d time.Duration) bool
@@ -189,9 +195,13 @@ func (s *Server) Start() {
 // connections of the clients it handed out. It may be called more than once.
 func (s *Server) Close() {
 	s.closeMu.Do(func() { close(s.closed) })
+	s.flightMu.Lock()
+	s.shut = true
+	s.flightMu.Unlock()
 	if s.ts != nil {
 		s.ts.Close()
 	}
+	s.flight.Wait()
 	s.hookTr.CloseIdleConnections()
 }
 
@@ -370,6 +380,16 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // ServeHTTP serves both APIs: amojo under /v2/origin/custom/ and REST v4
 // under /api/v4/.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.flightMu.Lock()
+	if s.shut {
+		s.flightMu.Unlock()
+		http.Error(w, "amojotest: server closed", http.StatusServiceUnavailable)
+		return
+	}
+	s.flight.Add(1)
+	s.flightMu.Unlock()
+	defer s.flight.Done()
+
 	start := s.now()
 	x := &exchange{}
 	sw := &statusWriter{ResponseWriter: w}
