@@ -71,11 +71,11 @@ type Server struct {
 	// is the same address as URL.
 	CRMURL string
 
-	cfg      config
-	mux      *http.ServeMux
-	ts       *httptest.Server
-	closed   chan struct{}
-	closeMu  sync.Once
+	cfg     config
+	mux     *http.ServeMux
+	ts      *httptest.Server
+	closed  chan struct{}
+	closeMu sync.Once
 	// flight counts the requests being served, so Close can wait for them
 	// (httptest does not wait for hijacked connections); shut refuses new
 	// ones once Close began. Both are guarded by flightMu.
