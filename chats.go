@@ -65,11 +65,28 @@ type Participant struct {
 // MarshalJSON writes the participant without empty fields; a Profile with
 // neither phone nor email is left out rather than sent as {}.
 func (p Participant) MarshalJSON() ([]byte, error) {
-	type plain Participant
+	return json.Marshal(p.wire())
+}
+
+// wireParticipant is Participant as sent: the same fields without the
+// MarshalJSON method, so request bodies encode it directly.
+type wireParticipant Participant
+
+// wire returns p ready to encode, with a Profile without data left out.
+func (p Participant) wire() wireParticipant {
 	if p.Profile != nil && p.Profile.Phone == "" && p.Profile.Email == "" {
 		p.Profile = nil
 	}
-	return json.Marshal(plain(p))
+	return wireParticipant(p)
+}
+
+// wirePtr is wire for an optional participant.
+func (p *Participant) wirePtr() *wireParticipant {
+	if p == nil {
+		return nil
+	}
+	w := p.wire()
+	return &w
 }
 
 // ParticipantRef identifies a participant by the integration's id (ID) or by
@@ -123,9 +140,9 @@ type Chat struct {
 }
 
 type createChatBody struct {
-	ConversationID string      `json:"conversation_id"`
-	Source         *Source     `json:"source,omitempty"`
-	User           Participant `json:"user"`
+	ConversationID string          `json:"conversation_id"`
+	Source         *Source         `json:"source,omitempty"`
+	User           wireParticipant `json:"user"`
 }
 
 // CreateChat creates a chat in the account of scopeID, or returns the existing
@@ -146,7 +163,7 @@ func (c *Client) CreateChat(ctx context.Context, scopeID string, req CreateChatR
 		in: createChatBody{
 			ConversationID: req.ConversationID,
 			Source:         req.Source.wire(),
-			User:           req.User,
+			User:           req.User.wire(),
 		},
 		out: &chat,
 	})

@@ -142,24 +142,24 @@ type MessageEdit struct {
 
 // Wire shapes.
 
-type messageEvent struct {
+type messageEvent[P messagePayload | editPayload] struct {
 	EventType string `json:"event_type"`
-	Payload   any    `json:"payload"`
+	Payload   P      `json:"payload"`
 }
 
 type messagePayload struct {
-	Timestamp         int64         `json:"timestamp"`
-	MsecTimestamp     int64         `json:"msec_timestamp"`
-	MsgID             string        `json:"msgid"`
-	ConversationID    string        `json:"conversation_id,omitempty"`
-	ConversationRefID string        `json:"conversation_ref_id,omitempty"`
-	Source            *Source       `json:"source,omitempty"`
-	Sender            Participant   `json:"sender"`
-	Receiver          *Participant  `json:"receiver,omitempty"`
-	Message           wireMessage   `json:"message"`
-	ReplyTo           *wireReplyTo  `json:"reply_to,omitempty"`
-	Forwards          *wireForwards `json:"forwards,omitempty"`
-	Silent            bool          `json:"silent"`
+	Timestamp         int64            `json:"timestamp"`
+	MsecTimestamp     int64            `json:"msec_timestamp"`
+	MsgID             string           `json:"msgid"`
+	ConversationID    string           `json:"conversation_id,omitempty"`
+	ConversationRefID string           `json:"conversation_ref_id,omitempty"`
+	Source            *Source          `json:"source,omitempty"`
+	Sender            wireParticipant  `json:"sender"`
+	Receiver          *wireParticipant `json:"receiver,omitempty"`
+	Message           wireMessage      `json:"message"`
+	ReplyTo           *wireReplyTo     `json:"reply_to,omitempty"`
+	Forwards          *wireForwards    `json:"forwards,omitempty"`
+	Silent            bool             `json:"silent"`
 }
 
 type editPayload struct {
@@ -183,18 +183,18 @@ type wireForwards struct {
 }
 
 type wireEmbedded struct {
-	ID            string       `json:"id,omitempty"`
-	MsgID         string       `json:"msgid,omitempty"`
-	Type          MessageType  `json:"type,omitempty"`
-	Text          string       `json:"text,omitempty"`
-	FileName      string       `json:"file_name,omitempty"`
-	FileSize      int64        `json:"file_size,omitempty"`
-	MediaDuration int64        `json:"media_duration,omitempty"`
-	Location      *GeoPoint    `json:"location,omitempty"`
-	Contact       *ContactInfo `json:"contact,omitempty"`
-	Timestamp     int64        `json:"timestamp,omitempty"`
-	MsecTimestamp int64        `json:"msec_timestamp,omitempty"`
-	Sender        *Participant `json:"sender,omitempty"`
+	ID            string           `json:"id,omitempty"`
+	MsgID         string           `json:"msgid,omitempty"`
+	Type          MessageType      `json:"type,omitempty"`
+	Text          string           `json:"text,omitempty"`
+	FileName      string           `json:"file_name,omitempty"`
+	FileSize      int64            `json:"file_size,omitempty"`
+	MediaDuration int64            `json:"media_duration,omitempty"`
+	Location      *GeoPoint        `json:"location,omitempty"`
+	Contact       *ContactInfo     `json:"contact,omitempty"`
+	Timestamp     int64            `json:"timestamp,omitempty"`
+	MsecTimestamp int64            `json:"msec_timestamp,omitempty"`
+	Sender        *wireParticipant `json:"sender,omitempty"`
 }
 
 type wireSharedPost struct {
@@ -430,8 +430,8 @@ func (m Message) payload() messagePayload {
 		ConversationID:    m.ConversationID,
 		ConversationRefID: m.ConversationRefID,
 		Source:            m.Source.wire(),
-		Sender:            m.Sender,
-		Receiver:          m.Receiver,
+		Sender:            m.Sender.wire(),
+		Receiver:          m.Receiver.wirePtr(),
 		Message:           msg,
 		Silent:            m.Silent,
 	}
@@ -459,7 +459,7 @@ func (e EmbeddedMessage) wire() wireEmbedded {
 		MediaDuration: seconds(e.MediaDuration),
 		Location:      e.Location,
 		Contact:       e.Contact,
-		Sender:        e.Sender,
+		Sender:        e.Sender.wirePtr(),
 	}
 	if !e.Time.IsZero() {
 		w.Timestamp, w.MsecTimestamp = e.Time.Unix(), e.Time.UnixMilli()
@@ -495,7 +495,7 @@ func (c *Client) SendMessage(ctx context.Context, scopeID string, m Message) (*S
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	return c.postMessageEvent(ctx, scopeID, messageEvent{EventType: "new_message", Payload: m.payload()})
+	return c.postMessageEvent(ctx, scopeID, messageEvent[messagePayload]{EventType: "new_message", Payload: m.payload()})
 }
 
 // EditMessage replaces the content of a message sent before (see
@@ -507,10 +507,10 @@ func (c *Client) EditMessage(ctx context.Context, scopeID string, e MessageEdit)
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
-	return c.postMessageEvent(ctx, scopeID, messageEvent{EventType: "edit_message", Payload: e.payload()})
+	return c.postMessageEvent(ctx, scopeID, messageEvent[editPayload]{EventType: "edit_message", Payload: e.payload()})
 }
 
-func (c *Client) postMessageEvent(ctx context.Context, scopeID string, ev messageEvent) (*SentMessage, error) {
+func (c *Client) postMessageEvent(ctx context.Context, scopeID string, ev any) (*SentMessage, error) {
 	var out sentMessageBody
 	_, err := c.r.do(ctx, request{
 		method: "POST",
