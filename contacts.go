@@ -380,6 +380,11 @@ func matchByRequestID(ids []string, answered []string) ([]int, error) {
 // contacts created by the earlier requests (a prefix of the input) with a
 // *BatchError: it names the input indexes of the failed request and those the
 // server rejected, and wraps the *APIError whose ValidationErrors say why.
+//
+// Creating a contact is not idempotent: when an answer is lost (a network
+// error, 502, 503 or 504), amoCRM may have created the contacts anyway, so
+// those requests are not retried; only a 429 is. Check with ChatLinks or in
+// amoCRM before trying again.
 func (c *CRMClient) CreateContacts(ctx context.Context, contacts []NewContact) ([]int64, error) {
 	const path = "/api/v4/contacts"
 	if len(contacts) == 0 {
@@ -399,7 +404,9 @@ func (c *CRMClient) CreateContacts(ctx context.Context, contacts []NewContact) (
 	for start := 0; start < len(bodies); start += restBatchSize {
 		end := min(start+restBatchSize, len(bodies))
 		var ans halContacts
-		status, err := c.r.do(ctx, request{method: http.MethodPost, path: path, in: bodies[start:end], out: &ans})
+		// Not retried after a lost answer: amoCRM may have created the
+		// contacts, and a repeat would create them again.
+		status, err := c.r.do(ctx, request{method: http.MethodPost, path: path, in: bodies[start:end], out: &ans, notIdempotent: true})
 		if err == nil {
 			answered := make([]string, len(ans.Embedded.Contacts))
 			for j, a := range ans.Embedded.Contacts {

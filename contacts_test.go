@@ -581,3 +581,32 @@ func TestChatLinksValidation(t *testing.T) {
 		t.Errorf("%d requests sent", n)
 	}
 }
+
+func TestCreateContactsNotRetriedAfterALostAnswer(t *testing.T) {
+	t.Parallel()
+	for _, code := range []int{502, 503, 504} {
+		srv := newScriptServer(t, status(code, ""), status(200, `{"_embedded":{"contacts":[{"id":1,"request_id":"0"}]}}`))
+		crm, err := NewCRMClient(srv.URL, StaticToken("t"), withTestSleep((&sleepRecorder{}).sleep))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = crm.CreateContacts(t.Context(), []NewContact{{Name: "A"}})
+		var ae *APIError
+		if !errors.As(err, &ae) || ae.StatusCode != code {
+			t.Errorf("%d: err = %v", code, err)
+		}
+		if n := len(srv.Requests()); n != 1 {
+			t.Errorf("%d: %d attempts, want 1", code, n)
+		}
+	}
+	// 429 means amoCRM did nothing: retried.
+	srv := newScriptServer(t, status(429, "", "Retry-After", "1"), status(200, `{"_embedded":{"contacts":[{"id":7,"request_id":"0"}]}}`))
+	crm, err := NewCRMClient(srv.URL, StaticToken("t"), withTestSleep((&sleepRecorder{}).sleep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := crm.CreateContacts(t.Context(), []NewContact{{Name: "A"}})
+	if err != nil || len(ids) != 1 || ids[0] != 7 || len(srv.Requests()) != 2 {
+		t.Fatalf("ids = %v, err = %v, attempts %d", ids, err, len(srv.Requests()))
+	}
+}

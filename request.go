@@ -75,6 +75,12 @@ type request struct {
 	query  url.Values // not signed
 	in     any        // marshalled to JSON once; nil sends no body
 	out    any        // decoded from a 2xx body when non-nil and the body is not empty
+	// notIdempotent marks a call that the server may have carried out even
+	// when its answer was lost (a network error, 502, 503 or 504), and that
+	// carries no id the server could recognise on a repeat: creating
+	// contacts. Such a call is retried only after a 429, which amoCRM answers
+	// without doing anything.
+	notIdempotent bool
 }
 
 // do runs req and returns the final HTTP status. Any status outside 2xx is
@@ -109,6 +115,9 @@ func (r *requester) do(ctx context.Context, req request) (int, error) {
 			return status, r.wrapAttempts(fmt.Errorf("amojo: %s %s: %w", req.method, signedPath, ctx.Err()), attempt)
 		}
 		delay, retry := r.backoff(err, attempt)
+		if req.notIdempotent && !errors.Is(err, ErrRateLimited) {
+			retry = false
+		}
 		if !retry || attempt >= policy.MaxAttempts {
 			return status, r.wrapAttempts(err, attempt)
 		}
