@@ -90,6 +90,10 @@ func checkID(field, id string) error {
 	if id == "" {
 		return invalid(field, "empty")
 	}
+	if id == "." || id == ".." {
+		// A dot segment would change the meaning of the request path.
+		return invalid(field, "must not be . or ..")
+	}
 	for _, r := range id {
 		if r <= ' ' || r == 0x7f {
 			return invalid(field, "contains whitespace or control characters")

@@ -75,6 +75,7 @@ func NewCRMClient(baseURL string, tokens TokenSource, opts ...Option) (*CRMClien
 	}
 	c := &CRMClient{tokens: tokens}
 	c.r = newRequester(o, DefaultCRMRateLimit, DefaultCRMRateLimit, c.bearer)
+	c.r.rest = true
 	if !o.rateSet {
 		// At most 7 in any one-second window: never more than amoCRM allows,
 		// however the server counts (per second, sliding, or token bucket).

@@ -27,7 +27,7 @@ func TestEveryEndpointAgainstTheFake(t *testing.T) {
 	t.Parallel()
 	srv := amojotest.NewServer()
 	t.Cleanup(srv.Close)
-	client := srv.Client(amojo.WithRetry(amojo.NoRetry))
+	client := srv.Client(amojo.WithRetry(amojo.NoRetry()))
 	ctx := t.Context()
 	scope := connectFake(t, srv, client)
 

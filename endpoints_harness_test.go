@@ -97,7 +97,7 @@ func newWireServer(t *testing.T, now time.Time, handler func(n int, w http.Respo
 		WithBaseURL(s.srv.URL),
 		WithHTTPClient(s.srv.Client()),
 		WithClock(func() time.Time { return now }),
-		WithRetry(NoRetry),
+		WithRetry(NoRetry()),
 	)
 	if err != nil {
 		t.Fatal(err)

@@ -49,6 +49,8 @@ type APIError struct {
 	Detail string
 	// ValidationErrors lists the per-item errors of a REST v4 400 answer.
 	ValidationErrors []ItemErrors
+
+	rest bool // the answer came from the REST v4 API, which signs nothing
 }
 
 // ItemErrors are the validation errors of one item of a REST v4 batch; RequestID
@@ -119,7 +121,7 @@ func (e *APIError) Is(target error) bool {
 	case ErrInvalidSignature:
 		// amojo answers 403 to a bad signature; REST v4 uses 403 for
 		// "forbidden" instead, which carries a problem+json body.
-		return e.StatusCode == http.StatusForbidden && e.Title == "" && e.Type == ""
+		return e.StatusCode == http.StatusForbidden && !e.rest && e.Title == "" && e.Type == ""
 	case ErrNotFound:
 		return e.StatusCode == http.StatusNotFound
 	case ErrRateLimited:

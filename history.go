@@ -2,6 +2,7 @@ package amojo
 
 import (
 	"context"
+	"fmt"
 	"iter"
 	"net/url"
 	"strconv"
@@ -110,10 +111,17 @@ func (c *Client) AllHistory(ctx context.Context, scopeID, chatID string, opts Hi
 		if o.Limit == 0 {
 			o.Limit = MaxHistoryLimit
 		}
+		var prevFirst string
 		for {
 			page, err := c.History(ctx, scopeID, chatID, o)
 			if err != nil {
 				yield(HistoryMessage{}, err)
+				return
+			}
+			// A server that ignores offset would serve the same page for
+			// ever; stop with an error instead.
+			if len(page) > 0 && page[0].Message.ID != "" && page[0].Message.ID == prevFirst {
+				yield(HistoryMessage{}, fmt.Errorf("amojo: history of chat %s: offset %d returned the same page again", chatID, o.Offset))
 				return
 			}
 			for _, m := range page {
@@ -124,6 +132,7 @@ func (c *Client) AllHistory(ctx context.Context, scopeID, chatID string, opts Hi
 			if len(page) < o.Limit {
 				return
 			}
+			prevFirst = page[0].Message.ID
 			o.Offset += len(page)
 		}
 	}

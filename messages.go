@@ -226,8 +226,10 @@ func (m Message) Validate() error {
 	if isBlank(m.MsgID) {
 		return invalid("MsgID", "required")
 	}
-	if isBlank(m.ConversationID) && isBlank(m.ConversationRefID) {
-		return invalid("ConversationID", "required (or ConversationRefID)")
+	if isBlank(m.ConversationID) {
+		// Required by new_message even when ConversationRefID names amojo's
+		// chat ("write first"): both are sent so amoCRM links them.
+		return invalid("ConversationID", "required")
 	}
 	if err := checkTime("Time", m.Time, true); err != nil {
 		return err

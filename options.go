@@ -63,7 +63,10 @@ func parseBaseURL(rawURL string) (*url.URL, error) {
 	if u.Host == "" {
 		return nil, invalid("BaseURL", "no host")
 	}
-	if u.RawQuery != "" || u.Fragment != "" {
+	if u.User != nil {
+		return nil, invalid("BaseURL", "must not carry credentials")
+	}
+		if u.RawQuery != "" || u.Fragment != "" {
 		return nil, invalid("BaseURL", "must not have a query or fragment")
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
@@ -72,7 +75,9 @@ func parseBaseURL(rawURL string) (*url.URL, error) {
 }
 
 // WithHTTPClient sets the *http.Client used to send requests. Its Timeout
-// bounds each attempt; a nil client is an error.
+// bounds each attempt (a zero Timeout gets DefaultTimeout per attempt, so no
+// call can hang forever); a nil client is an error. Its cookie jar is never
+// used.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(o *options) error {
 		if hc == nil {
@@ -98,31 +103,35 @@ func WithClock(now func() time.Time) Option {
 
 // RetryPolicy says how often and how long a client retries. It retries network
 // errors and the statuses 429, 502, 503 and 504, never 400, 401, 403 or 404.
-// Between attempts it waits a capped exponential back-off with full jitter:
-// a random time up to min(MaxDelay, BaseDelay·2^(attempt-1)), or exactly the
-// server's Retry-After when it sends one (up to MaxRetryAfter; a longer one
-// ends the retries).
+// Between attempts it waits a capped exponential back-off with equal jitter:
+// with ceiling = min(MaxDelay, BaseDelay·2^(attempt-1)), a time between
+// ceiling/2 and ceiling; or exactly the server's Retry-After when it sends one
+// (up to MaxRetryAfter; a longer one ends the retries).
 type RetryPolicy struct {
 	MaxAttempts   int           // total attempts including the first; 1 disables retries
-	BaseDelay     time.Duration // first back-off ceiling
-	MaxDelay      time.Duration // cap of the back-off
-	MaxRetryAfter time.Duration // longest Retry-After honoured
+	BaseDelay     time.Duration // first back-off ceiling; 0 means the default
+	MaxDelay      time.Duration // cap of the back-off; 0 means the default
+	MaxRetryAfter time.Duration // longest Retry-After honoured; 0 means the default
 }
 
-// DefaultRetryPolicy is used unless WithRetry says otherwise: 4 attempts,
-// back-off from 250ms up to 5s, Retry-After honoured up to one minute.
-var DefaultRetryPolicy = RetryPolicy{
-	MaxAttempts:   4,
-	BaseDelay:     250 * time.Millisecond,
-	MaxDelay:      5 * time.Second,
-	MaxRetryAfter: time.Minute,
+// DefaultRetryPolicy returns the policy used unless WithRetry says otherwise:
+// 4 attempts, back-off from 250ms up to 5s, Retry-After honoured up to one
+// minute.
+func DefaultRetryPolicy() RetryPolicy {
+	return RetryPolicy{
+		MaxAttempts:   4,
+		BaseDelay:     250 * time.Millisecond,
+		MaxDelay:      5 * time.Second,
+		MaxRetryAfter: time.Minute,
+	}
 }
 
-// NoRetry makes a single attempt per call.
-var NoRetry = RetryPolicy{MaxAttempts: 1}
+// NoRetry returns a policy of a single attempt per call.
+func NoRetry() RetryPolicy { return RetryPolicy{MaxAttempts: 1} }
 
 // WithRetry sets the retry policy. MaxAttempts must be at least 1 and the
-// durations must not be negative.
+// durations must not be negative; a zero duration takes its value from
+// DefaultRetryPolicy, so RetryPolicy{MaxAttempts: 6} keeps the default delays.
 func WithRetry(p RetryPolicy) Option {
 	return func(o *options) error {
 		if p.MaxAttempts < 1 {
@@ -130,6 +139,16 @@ func WithRetry(p RetryPolicy) Option {
 		}
 		if p.BaseDelay < 0 || p.MaxDelay < 0 || p.MaxRetryAfter < 0 {
 			return invalid("RetryPolicy", "negative duration")
+		}
+		def := DefaultRetryPolicy()
+		if p.BaseDelay == 0 {
+			p.BaseDelay = def.BaseDelay
+		}
+		if p.MaxDelay == 0 {
+			p.MaxDelay = max(def.MaxDelay, p.BaseDelay)
+		}
+		if p.MaxRetryAfter == 0 {
+			p.MaxRetryAfter = def.MaxRetryAfter
 		}
 		if p.MaxDelay < p.BaseDelay {
 			p.MaxDelay = p.BaseDelay
@@ -185,7 +204,7 @@ func WithUserAgent(ua string) Option {
 func buildOptions(defaultBase string, opts []Option) (*options, error) {
 	o := &options{
 		now:       time.Now,
-		retry:     DefaultRetryPolicy,
+		retry:     DefaultRetryPolicy(),
 		userAgent: DefaultUserAgent,
 		sleep:     sleepCtx,
 	}

@@ -22,29 +22,23 @@ func newWindowLimiter(n int, per time.Duration) *windowLimiter {
 	return &windowLimiter{n: n, per: per, times: make([]time.Time, 0, n)}
 }
 
-// reserve books the earliest start time at or after now that keeps every
-// window of length per at n requests or fewer, and returns how long to wait
-// for it. A booked slot is kept even if the caller gives up waiting: that only
-// ever makes the limiter more conservative.
-func (w *windowLimiter) reserve(now time.Time) time.Duration {
+// admit starts a request now if that keeps every window of length per at n
+// requests or fewer, and returns 0; otherwise it returns how long to wait
+// before asking again. Only requests that start are recorded, so a caller that
+// gives up waiting leaves no trace. The clock is read under the lock, so the
+// recorded times are in order.
+func (w *windowLimiter) admit(clock func() time.Time) time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	now := clock()
 	if len(w.times) < w.n {
-		slot := now
-		if k := len(w.times); k > 0 && w.times[k-1].After(slot) {
-			slot = w.times[k-1]
-		}
-		w.times = append(w.times, slot)
-		return slot.Sub(now)
+		w.times = append(w.times, now)
+		return 0
 	}
-	slot := w.times[w.next].Add(w.per)
-	if last := w.times[(w.next+w.n-1)%w.n]; last.After(slot) {
-		slot = last
+	if free := w.times[w.next].Add(w.per); free.After(now) {
+		return free.Sub(now)
 	}
-	if now.After(slot) {
-		slot = now
-	}
-	w.times[w.next] = slot
+	w.times[w.next] = now
 	w.next = (w.next + 1) % w.n
-	return slot.Sub(now)
+	return 0
 }

@@ -196,16 +196,19 @@ func TestWindowLimiter(t *testing.T) {
 		wait time.Duration
 	}{
 		{0, 0}, {100, 0}, {200, 0}, // burst of 3
-		{300, 700 * time.Millisecond},  // slot at 1000 (first + 1s)
-		{1050, 50 * time.Millisecond},  // slot at 1100
-		{5000, 0},                      // long pause: free again
-		{5000, 0},                      //
-		{5000, 0},                      //
-		{5000, time.Second},            // slot at 6000
-		{5500, 500 * time.Millisecond}, // slot at 6000 too (oldest in window is 5000)
+		{300, 700 * time.Millisecond}, // full until 1000 (first + 1s); nothing booked
+		{1000, 0},                     // the first request's second is over
+		{1050, 50 * time.Millisecond}, // next free at 1100
+		{1100, 0},                     //
+		{5000, 0},                     // long pause: free again
+		{5000, 0},                     //
+		{5000, 0},                     //
+		{5000, time.Second},           // free at 6000
+		{5500, 500 * time.Millisecond},
+		{6000, 0}, // callers that gave up waiting left no booking behind
 	}
 	for i, s := range steps {
-		if got := w.reserve(at(s.now)); got != s.wait {
+		if got := w.admit(func() time.Time { return at(s.now) }); got != s.wait {
 			t.Errorf("step %d at %dms: wait %v, want %v", i, s.now, got, s.wait)
 		}
 	}

@@ -47,6 +47,7 @@ type requester struct {
 	limiter   *rate.Limiter
 	window    *windowLimiter // used instead of limiter when set
 	authorize authorizeFunc
+	rest      bool // REST v4: a 403 is "forbidden", never a bad signature
 }
 
 func newRequester(o *options, defaultRate float64, defaultBurst int, auth authorizeFunc) *requester {
@@ -162,18 +163,26 @@ func (r *requester) waitRate(ctx context.Context) error {
 
 // waitWindow blocks until the sliding-window limiter admits one more request.
 func (r *requester) waitWindow(ctx context.Context) error {
-	d := r.window.reserve(r.o.now())
-	if d <= 0 {
-		return nil
+	for {
+		d := r.window.admit(r.o.now)
+		if d <= 0 {
+			return nil
+		}
+		if !r.o.sleep(ctx.Done(), d) {
+			return ctx.Err()
+		}
 	}
-	if !r.o.sleep(ctx.Done(), d) {
-		return ctx.Err()
-	}
-	return nil
 }
 
 // attempt sends one signed request and decodes its answer.
 func (r *requester) attempt(ctx context.Context, req request, fullURL, signedPath string, body []byte) (int, error) {
+	if r.hc.Timeout == 0 {
+		// An http.Client without a timeout: bound the attempt anyway, so no
+		// call can hang forever.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
+	}
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -196,7 +205,9 @@ func (r *requester) attempt(ctx context.Context, req request, fullURL, signedPat
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return resp.StatusCode, newAPIError(req.method, signedPath, resp, data, r.o.now())
+		e := newAPIError(req.method, signedPath, resp, data, r.o.now())
+		e.rest = r.rest
+		return resp.StatusCode, e
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody+1))
 	if err != nil {
@@ -290,7 +301,15 @@ func (r *requester) log(ctx context.Context, level slog.Level, msg, method, path
 		slog.Int("attempt", attempt),
 		slog.Duration("elapsed", r.o.now().Sub(start)),
 	)
-	if err != nil {
+	var ae *APIError
+	switch {
+	case errors.As(err, &ae):
+		// Status and code only: amoCRM's messages and validation details
+		// often repeat the phone, e-mail or text that was sent.
+		if ae.Code != "" {
+			attrs = append(attrs, slog.String("code", ae.Code))
+		}
+	case err != nil:
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
 	attrs = append(attrs, extra...)

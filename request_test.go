@@ -187,12 +187,8 @@ func TestRetryOn503ThenSuccess(t *testing.T) {
 		}
 		checkSigned(t, r)
 	}
-	// The second attempt is signed afresh with the (advanced) clock.
-	if reqs[0].Header.Get("Date") == reqs[1].Header.Get("Date") && sl.Delays()[0] >= time.Second {
-		t.Error("retry reused the first attempt's Date")
-	}
-	if d := sl.Delays(); len(d) != 1 || d[0] < DefaultRetryPolicy.BaseDelay/2 || d[0] > DefaultRetryPolicy.BaseDelay {
-		t.Errorf("back-off delays = %v, want one in [%v, %v]", d, DefaultRetryPolicy.BaseDelay/2, DefaultRetryPolicy.BaseDelay)
+	if d := sl.Delays(); len(d) != 1 || d[0] < DefaultRetryPolicy().BaseDelay/2 || d[0] > DefaultRetryPolicy().BaseDelay {
+		t.Errorf("back-off delays = %v, want one in [%v, %v]", d, DefaultRetryPolicy().BaseDelay/2, DefaultRetryPolicy().BaseDelay)
 	}
 }
 
@@ -216,6 +212,17 @@ func TestRetryHonoursRetryAfter(t *testing.T) {
 			}
 			if d := sl.Delays(); len(d) != 1 || d[0] != tc.want {
 				t.Fatalf("delays = %v, want [%v]", d, tc.want)
+			}
+			// The retry is signed afresh: a Date tc.want later, and a
+			// signature over it.
+			reqs := srv.Requests()
+			d0, _ := time.Parse(time.RFC1123Z, reqs[0].Header.Get("Date"))
+			d1, _ := time.Parse(time.RFC1123Z, reqs[1].Header.Get("Date"))
+			if d1.Sub(d0) != tc.want {
+				t.Errorf("Dates %v and %v, want %v apart", d0, d1, tc.want)
+			}
+			for _, r := range reqs {
+				checkSigned(t, r)
 			}
 		})
 	}
@@ -290,12 +297,21 @@ func TestGivesUpAfterMaxAttempts(t *testing.T) {
 
 func TestBackoffIsCapped(t *testing.T) {
 	t.Parallel()
-	r := &requester{o: &options{retry: RetryPolicy{MaxAttempts: 50, BaseDelay: time.Second, MaxDelay: 4 * time.Second, MaxRetryAfter: time.Minute}}}
+	// 1s, 2s, then capped at 3s (doubling would give 4s).
+	r := &requester{o: &options{retry: RetryPolicy{MaxAttempts: 50, BaseDelay: time.Second, MaxDelay: 3 * time.Second, MaxRetryAfter: time.Minute}}}
 	err := &APIError{StatusCode: 503}
 	for attempt := 1; attempt < 50; attempt++ {
-		d, ok := r.backoff(err, attempt)
-		if !ok || d > 4*time.Second || d < 0 {
-			t.Fatalf("attempt %d: delay %v, retry %v", attempt, d, ok)
+		ceiling := min(time.Second<<min(attempt-1, 10), 3*time.Second)
+		seen := map[time.Duration]bool{}
+		for range 20 {
+			d, ok := r.backoff(err, attempt)
+			if !ok || d < ceiling/2 || d > ceiling {
+				t.Fatalf("attempt %d: delay %v, retry %v; want within [%v, %v]", attempt, d, ok, ceiling/2, ceiling)
+			}
+			seen[d] = true
+		}
+		if len(seen) < 2 {
+			t.Fatalf("attempt %d: no jitter, always %v", attempt, seen)
 		}
 	}
 }
