@@ -66,7 +66,7 @@ func parseBaseURL(rawURL string) (*url.URL, error) {
 	if u.User != nil {
 		return nil, invalid("BaseURL", "must not carry credentials")
 	}
-		if u.RawQuery != "" || u.Fragment != "" {
+	if u.RawQuery != "" || u.Fragment != "" {
 		return nil, invalid("BaseURL", "must not have a query or fragment")
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
