@@ -35,7 +35,10 @@ type Checkpoint interface {
 
 // CheckpointState is what a Checkpoint knows of one conversation: the scope
 // and amojo chat id, the contact it is linked to, the msgids amojo accepted,
-// and whether it is done. A done conversation keeps Digest, a fingerprint of
+// and whether it is done. ContactPending says that the creation of its
+// contact was asked for and never confirmed: amoCRM may hold a contact whose
+// id was not recorded, so the importer does not create another one on its
+// own (see WithRecreateContacts). A done conversation keeps Digest, a fingerprint of
 // its msgids, instead of the msgids themselves: a re-run of the same
 // conversation is then skipped without a request, while one that gained
 // messages is imported again (only the new messages are sent).
@@ -47,6 +50,8 @@ type CheckpointState struct {
 	Sent      []string // msgids amojo accepted, in the order recorded
 	Done      bool
 	Digest    string
+	// ContactPending: a contact was asked for and its id never recorded.
+	ContactPending bool
 }
 
 // CheckpointEntry is one fact recorded about a conversation. Zero fields say
@@ -59,10 +64,16 @@ type CheckpointEntry struct {
 	MsgID     string `json:"msgid,omitempty"`
 	Done      bool   `json:"done,omitempty"`
 	Digest    string `json:"digest,omitempty"`
+	// ContactPending is recorded before a contact's creation is asked for;
+	// ContactID or ContactNotCreated (amoCRM refused: nothing was created)
+	// settles it.
+	ContactPending    bool `json:"contact_pending,omitempty"`
+	ContactNotCreated bool `json:"contact_not_created,omitempty"`
 }
 
 // Apply adds the facts of e to s: ids replace the recorded ones, Linked and
-// Done are set, MsgID is added to Sent. A Done entry drops Sent (Digest
+// Done are set, MsgID is added to Sent, ContactPending is set by itself and
+// cleared by a ContactID or ContactNotCreated. A Done entry drops Sent (Digest
 // stands for it); any later entry makes the conversation not done again.
 func (s *CheckpointState) Apply(e CheckpointEntry) {
 	if e.ScopeID != "" {
@@ -71,8 +82,15 @@ func (s *CheckpointState) Apply(e CheckpointEntry) {
 	if e.ChatID != "" {
 		s.ChatID = e.ChatID
 	}
+	if e.ContactPending {
+		s.ContactPending = true
+	}
 	if e.ContactID != 0 {
 		s.ContactID = e.ContactID
+		s.ContactPending = false
+	}
+	if e.ContactNotCreated {
+		s.ContactPending = false
 	}
 	if e.Linked {
 		s.Linked = true

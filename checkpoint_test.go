@@ -33,6 +33,21 @@ func TestCheckpointStateApply(t *testing.T) {
 	if s.Done || s.Digest != "" || !reflect.DeepEqual(s.Sent, []string{"m-3"}) {
 		t.Fatalf("after more messages: %+v", s)
 	}
+	// A contact asked for is pending until its id or a refusal is recorded.
+	var p CheckpointState
+	p.Apply(CheckpointEntry{ContactPending: true})
+	if !p.ContactPending {
+		t.Fatal("not pending")
+	}
+	p.Apply(CheckpointEntry{ContactNotCreated: true})
+	if p.ContactPending {
+		t.Fatal("still pending after a refusal")
+	}
+	p.Apply(CheckpointEntry{ContactPending: true})
+	p.Apply(CheckpointEntry{ContactID: 9})
+	if p.ContactPending || p.ContactID != 9 {
+		t.Fatalf("after the id: %+v", p)
+	}
 }
 
 func TestFileCheckpoint(t *testing.T) {

@@ -2,6 +2,7 @@ package amojo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"log/slog"
@@ -39,10 +40,14 @@ const maxBatchFailures = 1000
 // a refusal counts as done). With a Checkpoint it is also resumable: killing
 // the process at any moment and starting again loses no message and
 // duplicates none. The one step amoCRM cannot deduplicate is a contact's
-// creation: a contact request already sent is seen through when ctx is
-// cancelled so its id is recorded, which leaves only a kill -9 between
-// amoCRM's answer and the checkpoint write (or an answer lost on the network)
-// able to create a contact twice. An Importer is safe for concurrent use.
+// creation. A contact request already sent is seen through when ctx is
+// cancelled, so its id is recorded; and the checkpoint records that the
+// creation was asked for before the request is sent. When the answer never
+// arrives (lost on the network, a 5xx, a kill in between), the conversation
+// fails with ErrContactUnconfirmed, and later runs do not create its contact
+// again unless the chat turns out to be linked already, the conversation
+// names the contact (ContactSpec.ID) or WithRecreateContacts allows it. An
+// Importer is safe for concurrent use.
 type Importer struct {
 	chats *Client
 	crm   *CRMClient
@@ -66,6 +71,7 @@ type importConfig struct {
 	concurrency  int
 	chunk        int
 	notifyNewest bool
+	recreate     bool
 	verify       bool
 	verifyWait   time.Duration
 	progress     func(Progress)
@@ -175,6 +181,27 @@ func WithNotifyNewest(on bool) ImportOption {
 		return nil
 	}
 }
+
+// WithRecreateContacts lets the importer create the contact of a
+// conversation whose earlier contact creation was never confirmed (see
+// ErrContactUnconfirmed), accepting that amoCRM may then hold the contact
+// twice. Prefer finding the contact in amoCRM and naming it with
+// ContactSpec.ID.
+func WithRecreateContacts(on bool) ImportOption {
+	return func(c *importConfig) error {
+		c.recreate = on
+		return nil
+	}
+}
+
+// ErrContactUnconfirmed reports a conversation whose contact amoCRM may have
+// created without the importer learning its id: the answer to the creation
+// was lost (a network error, a 5xx, a kill before the checkpoint write). The
+// importer does not create that contact again by itself, as it could then
+// exist twice: find it in amoCRM and set "contact": {"id": N} in the
+// conversation, or allow a new one with WithRecreateContacts. A
+// *ConversationError wraps it, naming the conversation.
+var ErrContactUnconfirmed = errors.New("amojo: the contact's creation was never confirmed")
 
 // WithVerify turns the final history check on (the default) or off. With it
 // a conversation is done only when the chat history holds every msgid.

@@ -450,7 +450,7 @@ func TestImportResumesAfterFaults(t *testing.T) {
 	convs := manyConversations(t, 6, 5)
 	faults := []func(){
 		func() { srv.FailNext(amojotest.RouteMessage, 3, http.StatusServiceUnavailable, "") }, // beyond the retries
-		func() { srv.FailNext(amojotest.RouteContacts, 3, http.StatusBadGateway, "") },
+		func() { srv.FailNext(amojotest.RouteContacts, 3, http.StatusTooManyRequests, "") },   // refused: nothing created
 		func() { srv.FailNext(amojotest.RouteLinkChats, 1, http.StatusBadRequest, "") },
 		func() { srv.DropNext(amojotest.RouteHistory, 3) },
 		func() { srv.FailNext(amojotest.RouteCreateChat, 3, http.StatusGatewayTimeout, "") },
@@ -558,6 +558,11 @@ type cancelTransport struct {
 func (c *cancelTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if c.n.Add(1) == c.k {
 		c.cancel()
+		if r.Method == http.MethodPost && r.URL.Path == "/api/v4/contacts" {
+			// The importer sees a contact creation through (its context
+			// is not cancelled with the run's).
+			return c.next.RoundTrip(r)
+		}
 		return nil, context.Canceled
 	}
 	return c.next.RoundTrip(r)
@@ -764,4 +769,105 @@ func TestImportWithoutVerify(t *testing.T) {
 	if n := len(srv.RequestsTo(amojotest.RouteHistory)); n != 1 {
 		t.Errorf("%d history requests", n)
 	}
+}
+
+// TestImportLostContactAnswer loses amoCRM's answer to a contact creation:
+// amoCRM created the contacts, the importer never learned their ids. The
+// conversations fail with ErrContactUnconfirmed, and later runs do not
+// create their contacts again unless told which contact to use or allowed to.
+func TestImportLostContactAnswer(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	cpPath := filepath.Join(t.TempDir(), "cp.jsonl")
+	convs := manyConversations(t, 4, 2) // conv-0 and conv-2 have contacts to create
+	run := func(opts ...amojo.ImportOption) (*amojo.BatchResult, error) {
+		t.Helper()
+		cp, err := amojo.NewFileCheckpoint(cpPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cp.Close()
+		im := newImporter(t, srv, nil, append([]amojo.ImportOption{amojo.WithCheckpoint(cp)}, opts...)...)
+		return im.ImportAll(t.Context(), amojo.ConversationsOf(convs))
+	}
+	checkUnconfirmed := func(res *amojo.BatchResult, err error) {
+		t.Helper()
+		if !errors.Is(err, amojo.ErrContactUnconfirmed) || res.ConversationsFailed != 2 || res.ConversationsDone != 2 {
+			t.Fatalf("err = %v, result %+v", err, res.Progress)
+		}
+		var ids []string
+		for _, f := range res.Failures {
+			if !errors.Is(f, amojo.ErrContactUnconfirmed) || f.Step != "create contact" {
+				t.Errorf("failure %v", f)
+			}
+			ids = append(ids, f.ConversationID)
+		}
+		slices.Sort(ids)
+		if !slices.Equal(ids, []string{"conv-0", "conv-2"}) {
+			t.Errorf("failed conversations %v", ids)
+		}
+	}
+
+	srv.DropNextResponse(amojotest.RouteContacts, 1)
+	res, err := run()
+	checkUnconfirmed(res, err)
+	if !strings.Contains(err.Error(), "may have created the contact") {
+		t.Errorf("err = %v", err)
+	}
+	if n := len(srv.Contacts()); n != 2 {
+		t.Fatalf("%d contacts after the lost answer, want 2", n)
+	}
+
+	// A second run asks nothing of amoCRM's contacts: they may exist.
+	res, err = run()
+	checkUnconfirmed(res, err)
+	if !strings.Contains(err.Error(), `set "contact": {"id": N}`) {
+		t.Errorf("err = %v", err)
+	}
+	if n := len(srv.RequestsTo(amojotest.RouteContacts)); n != 1 {
+		t.Errorf("%d contact requests, want 1", n)
+	}
+
+	// The user names the contact amoCRM created for conv-0 and allows a
+	// new one for conv-2.
+	created := srv.Contacts()
+	convs[0].Contact = &amojo.ContactSpec{ID: int64(created[0].ID)}
+	res, err = run(amojo.WithRecreateContacts(true))
+	if err != nil || res.ConversationsDone != 4 {
+		t.Fatalf("err = %v, result %+v", err, res.Progress)
+	}
+	if n := len(srv.Contacts()); n != 3 {
+		t.Errorf("%d contacts, want 3", n)
+	}
+	linkOf := map[string]int{}
+	for _, l := range srv.Links() {
+		linkOf[l.ChatID] = l.ContactID
+	}
+	chat0, _ := srv.ChatByConversation(srv.ScopeID(), "conv-0")
+	chat2, _ := srv.ChatByConversation(srv.ScopeID(), "conv-2")
+	if linkOf[chat0.ID] != created[0].ID || linkOf[chat2.ID] == 0 || linkOf[chat2.ID] == created[1].ID {
+		t.Errorf("links %v", linkOf)
+	}
+}
+
+// TestImportRefusedContactIsRetried: a contact amoCRM refused was not
+// created, so the next run creates it.
+func TestImportRefusedContactIsRetried(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	cp := amojo.NewMemoryCheckpoint()
+	im := newImporter(t, srv, nil, amojo.WithCheckpoint(cp))
+	seed := readSeed(t)
+	srv.FailNext(amojotest.RouteContacts, 1, http.StatusBadRequest, "")
+	if _, err := im.ImportConversation(t.Context(), seed); err == nil || errors.Is(err, amojo.ErrContactUnconfirmed) {
+		t.Fatalf("err = %v", err)
+	}
+	if st, _ := cp.Load(t.Context(), seed.ID); st.ContactPending {
+		t.Errorf("state %+v", st)
+	}
+	res, err := im.ImportConversation(t.Context(), seed)
+	if err != nil || !res.ContactCreated {
+		t.Fatalf("res %+v, err %v", res, err)
+	}
+	checkImported(t, srv, []*amojo.Conversation{seed})
 }

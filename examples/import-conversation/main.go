@@ -79,6 +79,7 @@ type config struct {
 	concurrency  int
 	dryRun       bool
 	notifyNewest bool
+	recreate     bool
 	title        string
 
 	channelID, secret, crmURL, token string
@@ -95,6 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&cfg.concurrency, "concurrency", amojo.DefaultImportConcurrency, "conversations imported at once")
 	fs.BoolVar(&cfg.dryRun, "dry-run", false, "validate the input and print the plan; send nothing")
 	fs.BoolVar(&cfg.notifyNewest, "notify-newest", false, "send each conversation's newest message non-silently (creates a lead and notifies users)")
+	fs.BoolVar(&cfg.recreate, "recreate-contacts", false, "create the contacts of conversations whose earlier contact creation was never confirmed (they may then exist twice)")
 	fs.StringVar(&cfg.title, "title", amojo.DefaultImportTitle, "channel `title` to connect with")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: %s [flags]\n\nImports conversations into amoCRM. Without AMOJO_CHANNEL_ID it runs against an in-process fake amoCRM.\n\n", prog)
@@ -182,7 +184,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			opts = append(opts, amojo.WithBotRefID(cfg.botID))
 		}
 	}
-	opts = append(opts, amojo.WithConcurrency(cfg.concurrency), amojo.WithNotifyNewest(cfg.notifyNewest), amojo.WithChannelTitle(cfg.title))
+	opts = append(opts, amojo.WithConcurrency(cfg.concurrency), amojo.WithNotifyNewest(cfg.notifyNewest), amojo.WithChannelTitle(cfg.title),
+		amojo.WithRecreateContacts(cfg.recreate))
 	if cfg.checkpoint != "" {
 		cp, err := amojo.NewFileCheckpoint(cfg.checkpoint)
 		if err != nil {
@@ -285,6 +288,16 @@ func importMany(ctx context.Context, in *input, plan *plan, chats *amojo.Client,
 		}
 		fmt.Fprintf(stderr, "%s: %s\n", prog, oneLine(f))
 	}
+	var unconfirmed []string
+	for _, f := range res.Failures {
+		if errors.Is(f, amojo.ErrContactUnconfirmed) {
+			unconfirmed = append(unconfirmed, f.ConversationID)
+		}
+	}
+	if len(unconfirmed) > 0 {
+		fmt.Fprintf(stderr, "%s: amoCRM may have created the contacts of %d conversations (%s) without the answer reaching us%s\n",
+			prog, len(unconfirmed), strings.Join(unconfirmed, ", "), contactHint)
+	}
 	return fail(stderr, cfg, err)
 }
 
@@ -303,10 +316,15 @@ func fail(stderr io.Writer, cfg config, err error) int {
 		hint = " (check AMOCRM_TOKEN: expired or revoked?)"
 	case errors.Is(err, amojo.ErrInvalidSignature):
 		hint = " (check AMOJO_CHANNEL_SECRET and the clock)"
+	case errors.Is(err, amojo.ErrContactUnconfirmed):
+		hint = contactHint
 	}
 	fmt.Fprintf(stderr, "%s: %s%s\n", prog, oneLine(err), hint)
 	return exitFailed
 }
+
+// contactHint explains what to do about a contact that may have been created.
+const contactHint = " (look for the contact in amoCRM: set \"contact\": {\"id\": N} in the conversation to use it, or run again with -recreate-contacts to create a new one)"
 
 // oneLine makes sure an error prints on one line.
 func oneLine(err error) string {
