@@ -179,10 +179,16 @@ type fileEntry struct {
 // NewFileCheckpoint opens (or creates) the checkpoint file at path and loads
 // it. A torn last line, left by a kill in the middle of a write, is cut off;
 // any other line that is not a valid entry is an error naming it.
+//
+// The file is locked for the FileCheckpoint's life: a second
+// NewFileCheckpoint of the same file, in this process or another, fails
+// ("checkpoint FILE is in use by another run") until Close or the end of the
+// process that holds it. (On systems without flock, such as Windows, the
+// file is not locked.)
 func NewFileCheckpoint(path string) (*FileCheckpoint, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := openLocked(path)
 	if err != nil {
-		return nil, fmt.Errorf("amojo: checkpoint: %w", err)
+		return nil, err
 	}
 	states, good, noNewline, err := loadCheckpoint(f, path)
 	if err != nil {
@@ -204,6 +210,35 @@ func NewFileCheckpoint(path string) (*FileCheckpoint, error) {
 		return nil, fmt.Errorf("amojo: checkpoint %s: %w", path, err)
 	}
 	return &FileCheckpoint{f: f, path: path, states: states}, nil
+}
+
+// errLocked reports a file another open file holds the lock of.
+var errLocked = errors.New("locked")
+
+// openLocked opens (or creates) path and locks it. The file locked must
+// still be the one at path: a run that compacted the checkpoint renamed a
+// new file over it, and the old one is not the checkpoint any more.
+func openLocked(path string) (*os.File, error) {
+	for range 10 {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("amojo: checkpoint: %w", err)
+		}
+		if err := lockFile(f); err != nil {
+			f.Close()
+			if errors.Is(err, errLocked) {
+				return nil, fmt.Errorf("amojo: checkpoint %s is in use by another run", path)
+			}
+			return nil, fmt.Errorf("amojo: checkpoint %s: lock: %w", path, err)
+		}
+		fi, ferr := f.Stat()
+		pi, perr := os.Stat(path)
+		if ferr == nil && perr == nil && os.SameFile(fi, pi) {
+			return f, nil
+		}
+		f.Close()
+	}
+	return nil, fmt.Errorf("amojo: checkpoint %s keeps being replaced", path)
 }
 
 // loadCheckpoint reads every entry of r and returns the states, the length

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -207,4 +208,41 @@ func FuzzFileCheckpointLoad(f *testing.F) {
 			t.Fatalf("lost the entry: %+v", st)
 		}
 	})
+}
+
+func TestFileCheckpointLock(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS == "windows" {
+		t.Skip("no flock")
+	}
+	path := filepath.Join(t.TempDir(), "cp.jsonl")
+	cp, err := NewFileCheckpoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second run on the same file (flock locks belong to the open file,
+	// so this conflicts within one process too) is refused.
+	cp2, err := NewFileCheckpoint(path)
+	if err == nil {
+		cp2.Close()
+		t.Fatal("second open of a checkpoint in use succeeded")
+	}
+	if want := "amojo: checkpoint " + path + " is in use by another run"; err.Error() != want {
+		t.Errorf("err = %q, want %q", err, want)
+	}
+	if err := cp.Record(t.Context(), "c-1", CheckpointEntry{MsgID: "m-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Closed: free again.
+	cp3, err := NewFileCheckpoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp3.Close()
+	if st, _ := cp3.Load(t.Context(), "c-1"); !slices.Equal(st.Sent, []string{"m-1"}) {
+		t.Errorf("state %+v", st)
+	}
 }
