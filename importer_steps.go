@@ -56,19 +56,19 @@ func (r *importRun) prepare(batch []*importJob) {
 }
 
 // createChats creates (or finds, as creation is idempotent) the chats the
-// checkpoint does not know, several at once.
+// checkpoint does not know, several at once: they share the run's bound on
+// chats API requests with the conversations sending their messages.
 func (r *importRun) createChats(scopeID string, jobs []*importJob) {
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, r.im.cfg.concurrency)
 	for _, j := range jobs {
 		if j.state.ChatID != "" {
 			continue
 		}
 		wg.Add(1)
-		sem <- struct{}{}
+		r.sem <- struct{}{}
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
+			defer func() { <-r.sem }()
 			chat, err := r.im.chats.CreateChat(r.ctx, scopeID, CreateChatRequest{ConversationID: j.conv.ID, Source: j.conv.Source, User: j.conv.Client})
 			if err != nil {
 				r.failStep(j, "create chat", "", err)

@@ -871,3 +871,44 @@ func TestImportRefusedContactIsRetried(t *testing.T) {
 	}
 	checkImported(t, srv, []*amojo.Conversation{seed})
 }
+
+// inFlightTransport counts the chats API requests in flight and keeps the
+// highest count seen.
+type inFlightTransport struct {
+	next     http.RoundTripper
+	now, max atomic.Int64
+}
+
+func (c *inFlightTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if !strings.HasPrefix(r.URL.Path, "/v2/") {
+		return c.next.RoundTrip(r)
+	}
+	n := c.now.Add(1)
+	defer c.now.Add(-1)
+	for {
+		m := c.max.Load()
+		if n <= m || c.max.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	return c.next.RoundTrip(r)
+}
+
+// TestImportAllBoundsChatsRequests: creating the next chunk's chats shares
+// the bound with the conversations sending messages.
+func TestImportAllBoundsChatsRequests(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	srv.SetLatency(amojotest.AllRoutes, 2*time.Millisecond)
+	tr := &inFlightTransport{next: srv.HTTPClient().Transport}
+	im := newImporter(t, srv, []amojo.Option{amojo.WithHTTPClient(&http.Client{Transport: tr}), amojo.WithRateLimit(0, 0)},
+		amojo.WithConcurrency(2), amojo.WithChunkSize(4))
+	convs := manyConversations(t, 40, 6)
+	if _, err := im.ImportAll(t.Context(), amojo.ConversationsOf(convs)); err != nil {
+		t.Fatal(err)
+	}
+	if n := tr.max.Load(); n > 2 || n < 1 {
+		t.Errorf("up to %d chats API requests in flight, want at most 2", n)
+	}
+	checkImported(t, srv, convs)
+}
