@@ -353,7 +353,9 @@ func (im *Importer) ImportConversation(ctx context.Context, c *Conversation) (*I
 
 // ImportAll imports every conversation of convs (such as
 // ReadConversations), with up to the configured number at once. It reads the
-// input one chunk at a time, so memory does not grow with it. A conversation
+// input one chunk at a time, so memory does not grow with it: chunks batch
+// the REST steps, and each prepared conversation goes to the first free
+// worker, so a long conversation never holds up the others. A conversation
 // that fails (invalid, or refused by amoCRM) is counted and reported in the
 // result, and the others go on; an error that would fail every conversation
 // (401, 403, the connect, the checkpoint, ctx) stops the run and is returned
@@ -363,38 +365,32 @@ func (im *Importer) ImportConversation(ctx context.Context, c *Conversation) (*I
 func (im *Importer) ImportAll(ctx context.Context, convs iter.Seq2[*Conversation, error]) (*BatchResult, error) {
 	r := im.newRun(ctx)
 	defer r.stop()
-	// At most two chunks are in flight: one sending its messages while the
-	// next is prepared. Memory is bounded by the chunk size.
-	chunks := make(chan struct{}, 2)
-	var all sync.WaitGroup
-	flush := func(batch []*importJob) {
-		if len(batch) == 0 {
-			return
-		}
-		chunks <- struct{}{}
-		r.prepare(batch)
-		all.Add(1)
-		go func() {
-			defer all.Done()
-			defer func() { <-chunks }()
-			var wg sync.WaitGroup
-			for _, j := range batch {
+	// Chunks only batch the REST steps (prepare); each prepared conversation
+	// then waits for the first free worker, so a long conversation holds up
+	// one worker, not its chunk. ready holds at most one chunk: with the
+	// chunk being read and prepared and the workers' conversations, memory
+	// stays bounded by about two chunks.
+	ready := make(chan *importJob, im.cfg.chunk)
+	var workers sync.WaitGroup
+	for range im.cfg.concurrency {
+		workers.Go(func() {
+			for j := range ready {
 				if r.ctx.Err() != nil {
-					break // stopped: leave the rest for the next run
-				}
-				if j.err != nil || j.res.AlreadyDone {
-					continue
+					continue // stopped: leave it for the next run
 				}
 				r.sem <- struct{}{}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					defer func() { <-r.sem }()
-					r.importMessages(j)
-				}()
+				r.importMessages(j)
+				<-r.sem
 			}
-			wg.Wait()
-		}()
+		})
+	}
+	flush := func(batch []*importJob) {
+		r.prepare(batch)
+		for _, j := range batch {
+			if j.err == nil && !j.res.AlreadyDone && r.ctx.Err() == nil {
+				ready <- j
+			}
+		}
 	}
 	var batch []*importJob
 	index := 0
@@ -409,9 +405,10 @@ func (im *Importer) ImportAll(ctx context.Context, convs iter.Seq2[*Conversation
 			batch = nil
 		}
 	}
-	if r.ctx.Err() == nil {
+	if r.ctx.Err() == nil && len(batch) > 0 {
 		flush(batch)
 	}
-	all.Wait()
+	close(ready)
+	workers.Wait()
 	return r.result()
 }

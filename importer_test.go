@@ -912,3 +912,56 @@ func TestImportAllBoundsChatsRequests(t *testing.T) {
 	}
 	checkImported(t, srv, convs)
 }
+
+// TestImportAllLongConversationDoesNotStall imports two conversations of
+// 300 messages, each in its own chunk, among 100 short ones: while the long
+// ones go on, the short ones keep the other workers busy, chunk after chunk,
+// instead of waiting for the long ones' chunks to finish.
+func TestImportAllLongConversationDoesNotStall(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	srv.SetLatency(amojotest.AllRoutes, 2*time.Millisecond)
+	const chunk = 20
+	im := newImporter(t, srv, []amojo.Option{amojo.WithRateLimit(0, 0)}, amojo.WithConcurrency(4), amojo.WithChunkSize(chunk), amojo.WithVerify(false))
+	long := manyConversations(t, 2, 300)
+	for k, c := range long {
+		c.ID = fmt.Sprintf("long-%d", k)
+		for i := range c.Messages {
+			c.Messages[i].MsgID = fmt.Sprintf("long-%d-m-%d", k, i)
+		}
+	}
+	short := manyConversations(t, 100, 1)
+	convs := slices.Concat(long[:1], short[:chunk-1], long[1:], short[chunk-1:])
+	if _, err := im.ImportAll(t.Context(), amojo.ConversationsOf(convs)); err != nil {
+		t.Fatal(err)
+	}
+	// Walk the message requests in the order the server received them and
+	// count the short conversations sent while both long ones were under way.
+	longSent := map[string]int{}
+	during := map[string]bool{}
+	for _, r := range srv.RequestsTo(amojotest.RouteMessage) {
+		var body struct {
+			Payload struct {
+				ConversationID string `json:"conversation_id"`
+			} `json:"payload"`
+		}
+		if err := json.Unmarshal(r.Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		id := body.Payload.ConversationID
+		if strings.HasPrefix(id, "long-") {
+			longSent[id]++
+			continue
+		}
+		n0, n1 := longSent["long-0"], longSent["long-1"]
+		if n0 > 0 && n0 < 300 && n1 > 0 && n1 < 300 {
+			during[id] = true
+		}
+	}
+	// Were a chunk to wait for its slowest conversation, only the rest of
+	// the two long ones' chunks could run beside them.
+	if len(during) < 2*chunk+10 {
+		t.Errorf("%d short conversations sent while the long ones were under way, want at least %d", len(during), 2*chunk+10)
+	}
+	checkImported(t, srv, convs)
+}
