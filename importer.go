@@ -297,10 +297,15 @@ type Progress struct {
 	ConversationsDone    int // imported, including those skipped
 	ConversationsSkipped int // already done according to the checkpoint
 	ConversationsFailed  int
-	Messages             int
-	MessagesSent         int
-	MessagesSkipped      int // already in amoCRM: recorded in the checkpoint or found in the history
-	LastError            error
+	// ConversationsInterrupted counts the conversations not finished
+	// because the run stopped (ctx cancelled, or an error that stops the
+	// run): they did not fail, and the next run takes them up where they
+	// stopped. Conversations read but not started count here too.
+	ConversationsInterrupted int
+	Messages                 int
+	MessagesSent             int
+	MessagesSkipped          int // already in amoCRM: recorded in the checkpoint or found in the history
+	LastError                error
 }
 
 // ImportResult is the outcome of one conversation. ChatID is amojo's chat
@@ -323,7 +328,8 @@ type ImportResult struct {
 }
 
 // BatchResult sums up ImportAll. Failures lists the conversations that
-// failed (the first 1000), each a *ConversationError naming it.
+// failed (the first 1000), each a *ConversationError naming it; those
+// interrupted by the run's stop are not among them.
 type BatchResult struct {
 	Progress
 	Failures []*ConversationError

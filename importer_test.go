@@ -965,3 +965,24 @@ func TestImportAllLongConversationDoesNotStall(t *testing.T) {
 	}
 	checkImported(t, srv, convs)
 }
+
+// TestImportAllInterruptedIsNotFailed: conversations left unfinished by a
+// cancelled run are reported as interrupted, not as failures.
+func TestImportAllInterruptedIsNotFailed(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	tr := &cancelTransport{next: srv.HTTPClient().Transport, k: 40, cancel: cancel}
+	im := newImporter(t, srv, []amojo.Option{amojo.WithHTTPClient(&http.Client{Transport: tr})},
+		amojo.WithConcurrency(4), amojo.WithChunkSize(5))
+	res, err := im.ImportAll(ctx, amojo.ConversationsOf(manyConversations(t, 20, 4)))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	p := res.Progress
+	if p.ConversationsFailed != 0 || len(res.Failures) != 0 || p.ConversationsInterrupted == 0 ||
+		p.ConversationsInterrupted != p.Conversations-p.ConversationsDone {
+		t.Errorf("progress %+v, failures %v", p, res.Failures)
+	}
+}

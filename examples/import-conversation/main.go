@@ -275,10 +275,20 @@ func importMany(ctx context.Context, in *input, plan *plan, chats *amojo.Client,
 	if err == nil {
 		return exitOK
 	}
-	// A failure that stopped the run (401, 403, Ctrl-C) is the one line to
-	// print; otherwise list the conversations that failed, then the summary.
+	// Conversations the run did not get to, or stopped in the middle of,
+	// did not fail: the next run takes them up.
+	left := plan.conversations - p.ConversationsDone - p.ConversationsFailed
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "%s: interrupted: %d conversations left for the next run%s\n", prog, left, resumeHint(cfg))
+		return exitFailed
+	}
+	// A failure that stopped the run (401, 403) is the one line to print;
+	// otherwise list the conversations that failed, then the summary.
 	var stopped *amojo.ConversationError
-	if errors.As(err, &stopped) && error(stopped) == err || errors.Is(err, context.Canceled) {
+	if errors.As(err, &stopped) && error(stopped) == err {
+		if left > 0 {
+			fmt.Fprintf(stderr, "%s: stopped: %d conversations left for the next run\n", prog, left)
+		}
 		return fail(stderr, cfg, err)
 	}
 	for i, f := range res.Failures {
@@ -307,11 +317,7 @@ func fail(stderr io.Writer, cfg config, err error) int {
 	hint := ""
 	switch {
 	case errors.Is(err, context.Canceled):
-		hint = " (interrupted"
-		if cfg.checkpoint != "" {
-			hint += "; run the same command again to resume from " + cfg.checkpoint
-		}
-		hint += ")"
+		hint = " (interrupted" + resumeHint(cfg) + ")"
 	case errors.Is(err, amojo.ErrUnauthorized):
 		hint = " (check AMOCRM_TOKEN: expired or revoked?)"
 	case errors.Is(err, amojo.ErrInvalidSignature):
@@ -321,6 +327,14 @@ func fail(stderr io.Writer, cfg config, err error) int {
 	}
 	fmt.Fprintf(stderr, "%s: %s%s\n", prog, oneLine(err), hint)
 	return exitFailed
+}
+
+// resumeHint tells how to resume, when there is a checkpoint.
+func resumeHint(cfg config) string {
+	if cfg.checkpoint == "" {
+		return ""
+	}
+	return "; run the same command again to resume from " + cfg.checkpoint
 }
 
 // contactHint explains what to do about a contact that may have been created.
