@@ -43,6 +43,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -66,10 +67,38 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext(os.Stderr)
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// interruptContext returns a context cancelled by the first Ctrl-C (or
+// SIGTERM), which lets the import record what is in flight and stop. The
+// first signal also gives the signals their default handling back, so a
+// second one ends the program at once. stop releases the signals.
+func interruptContext(stderr io.Writer) (ctx context.Context, stop func()) {
+	ctx, stopNotify := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			stopNotify()
+			select {
+			case <-done:
+			default:
+				fmt.Fprintf(stderr, "%s: stopping once the requests in flight are answered (Ctrl-C again to quit at once)\n", prog)
+			}
+		case <-done:
+		}
+	}()
+	var once sync.Once
+	return ctx, func() {
+		once.Do(func() {
+			close(done)
+			stopNotify()
+		})
+	}
 }
 
 // config is what the command line and the environment ask for.
