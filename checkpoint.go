@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 )
@@ -82,15 +84,15 @@ func (s *CheckpointState) Apply(e CheckpointEntry) {
 	if e.ChatID != "" {
 		s.ChatID = e.ChatID
 	}
-	if e.ContactPending {
-		s.ContactPending = true
-	}
 	if e.ContactID != 0 {
 		s.ContactID = e.ContactID
 		s.ContactPending = false
 	}
 	if e.ContactNotCreated {
 		s.ContactPending = false
+	}
+	if e.ContactPending {
+		s.ContactPending = true
 	}
 	if e.Linked {
 		s.Linked = true
@@ -158,7 +160,10 @@ func applyState(states stateMap, id string, e CheckpointEntry) {
 // log, one line per recorded entry ({"id":"c-1","msgid":"m-1"}), each line
 // written with a single write. It is read into memory when opened. Killing
 // the process at any moment leaves at most a torn last line, which opening
-// the file again drops. Written lines reach the operating system before
+// the file again drops. Opening a file that holds mostly superseded lines
+// (such as the msgids of conversations done since) compacts it: a new file
+// with one line per conversation, its whole state, written and synced
+// beside it, replaces it by a rename, so a kill leaves either file whole. Written lines reach the operating system before
 // Record returns; Sync and Close flush them to disk. It is safe for
 // concurrent use.
 type FileCheckpoint struct {
@@ -170,11 +175,18 @@ type FileCheckpoint struct {
 	noSync bool  // tests: skip fsync
 }
 
-// fileEntry is one line of a FileCheckpoint.
+// fileEntry is one line of a FileCheckpoint. Sent appears only in the
+// lines of a compacted file, which hold a conversation's whole state.
 type fileEntry struct {
 	ID string `json:"id"`
 	CheckpointEntry
+	Sent []string `json:"sent,omitempty"`
 }
+
+// compactMinRedundant is how many lines of a checkpoint file, beyond one per
+// conversation, make NewFileCheckpoint compact it (when they are also at
+// least half of the file).
+const compactMinRedundant = 100
 
 // NewFileCheckpoint opens (or creates) the checkpoint file at path and loads
 // it. A torn last line, left by a kill in the middle of a write, is cut off;
@@ -190,10 +202,19 @@ func NewFileCheckpoint(path string) (*FileCheckpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	states, good, noNewline, err := loadCheckpoint(f, path)
+	states, good, noNewline, lines, err := loadCheckpoint(f, path)
 	if err != nil {
 		f.Close()
 		return nil, err
+	}
+	if extra := lines - len(states); extra >= compactMinRedundant && extra >= len(states) {
+		// Compaction only saves space and time: if it fails, the file as
+		// it is serves as well.
+		if nf, cerr := compactCheckpoint(f, path, states); cerr == nil {
+			return &FileCheckpoint{f: nf, path: path, states: states}, nil
+		} else if nf == nil {
+			return nil, fmt.Errorf("amojo: checkpoint %s: %w", path, cerr)
+		}
 	}
 	end, err := f.Seek(0, io.SeekEnd)
 	if err == nil && end != good {
@@ -244,13 +265,13 @@ func openLocked(path string) (*os.File, error) {
 // loadCheckpoint reads every entry of r and returns the states, the length
 // of the part made of complete, valid entries, and whether that part ends
 // without its final newline (a write cut just before it).
-func loadCheckpoint(r io.Reader, path string) (states stateMap, good int64, noNewline bool, err error) {
+func loadCheckpoint(r io.Reader, path string) (states stateMap, good int64, noNewline bool, entries int, err error) {
 	states = make(stateMap)
 	br := bufio.NewReader(r)
 	for line := 1; ; line++ {
 		data, err := br.ReadBytes('\n')
 		if err != nil && err != io.EOF {
-			return nil, 0, false, fmt.Errorf("amojo: checkpoint %s: %w", path, err)
+			return nil, 0, false, 0, fmt.Errorf("amojo: checkpoint %s: %w", path, err)
 		}
 		last := err == io.EOF
 		if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 {
@@ -258,23 +279,91 @@ func loadCheckpoint(r io.Reader, path string) (states stateMap, good int64, noNe
 			if jerr := json.Unmarshal(trimmed, &fe); jerr != nil || fe.ID == "" {
 				if !last {
 					if _, peekErr := br.Peek(1); peekErr != io.EOF {
-						return nil, 0, false, fmt.Errorf("amojo: checkpoint %s: line %d is not a checkpoint entry", path, line)
+						return nil, 0, false, 0, fmt.Errorf("amojo: checkpoint %s: line %d is not a checkpoint entry", path, line)
 					}
 				}
-				return states, good, false, nil // torn last line: drop it
+				return states, good, false, entries, nil // torn last line: drop it
 			}
 			applyState(states, fe.ID, fe.CheckpointEntry)
+			for _, id := range fe.Sent {
+				applyState(states, fe.ID, CheckpointEntry{MsgID: id})
+			}
+			entries++
 			good += int64(len(data))
 			if last {
-				return states, good, true, nil
+				return states, good, true, entries, nil
 			}
 			continue
 		}
 		if last {
-			return states, good, false, nil
+			return states, good, false, entries, nil
 		}
 		good += int64(len(data))
 	}
+}
+
+// compactCheckpoint writes states to a new file beside path, one line per
+// conversation, syncs it, locks it and renames it over path; it returns the
+// new file, open at its end, and closes old. On failure before the rename
+// it returns old itself and the error; after it (old is gone) nil.
+func compactCheckpoint(old *os.File, path string, states stateMap) (*os.File, error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".compact-*")
+	if err != nil {
+		return old, err
+	}
+	renamed := false
+	defer func() {
+		if !renamed {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := lockFile(tmp); err != nil {
+		return old, err
+	}
+	bw := bufio.NewWriter(tmp)
+	for _, id := range slices.Sorted(maps.Keys(states)) {
+		s := states[id]
+		line, err := json.Marshal(fileEntry{ID: id, Sent: s.Sent, CheckpointEntry: CheckpointEntry{
+			ScopeID: s.ScopeID, ChatID: s.ChatID, ContactID: s.ContactID, Linked: s.Linked,
+			Done: s.Done, Digest: s.Digest, ContactPending: s.ContactPending,
+		}})
+		if err != nil {
+			return old, err
+		}
+		bw.Write(line)
+		bw.WriteByte('\n')
+	}
+	if err := bw.Flush(); err != nil {
+		return old, err
+	}
+	if fi, err := old.Stat(); err == nil {
+		_ = tmp.Chmod(fi.Mode().Perm())
+	}
+	if err := tmp.Sync(); err != nil {
+		return old, err
+	}
+	if !renameOpenFile {
+		// The old file must be closed before it can be replaced.
+		old.Close()
+		if err := os.Rename(tmp.Name(), path); err != nil {
+			return nil, err
+		}
+	} else {
+		// The new file is locked before it takes the path, and the old one
+		// stays locked until then: no other run can slip in between.
+		if err := os.Rename(tmp.Name(), path); err != nil {
+			return old, err
+		}
+		old.Close()
+	}
+	renamed = true
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync() // make the rename durable where directories sync
+		d.Close()
+	}
+	return tmp, nil
 }
 
 // Path returns the file's path.

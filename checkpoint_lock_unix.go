@@ -25,3 +25,6 @@ func lockFile(f *os.File) error {
 		return err
 	}
 }
+
+// renameOpenFile: a file can be replaced by a rename while open here.
+const renameOpenFile = true
