@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 )
@@ -35,7 +37,10 @@ type Checkpoint interface {
 
 // CheckpointState is what a Checkpoint knows of one conversation: the scope
 // and amojo chat id, the contact it is linked to, the msgids amojo accepted,
-// and whether it is done. A done conversation keeps Digest, a fingerprint of
+// and whether it is done. ContactPending says that the creation of its
+// contact was asked for and never confirmed: amoCRM may hold a contact whose
+// id was not recorded, so the importer does not create another one on its
+// own (see WithRecreateContacts). A done conversation keeps Digest, a fingerprint of
 // its msgids, instead of the msgids themselves: a re-run of the same
 // conversation is then skipped without a request, while one that gained
 // messages is imported again (only the new messages are sent).
@@ -47,6 +52,8 @@ type CheckpointState struct {
 	Sent      []string // msgids amojo accepted, in the order recorded
 	Done      bool
 	Digest    string
+	// ContactPending: a contact was asked for and its id never recorded.
+	ContactPending bool
 }
 
 // CheckpointEntry is one fact recorded about a conversation. Zero fields say
@@ -59,10 +66,16 @@ type CheckpointEntry struct {
 	MsgID     string `json:"msgid,omitempty"`
 	Done      bool   `json:"done,omitempty"`
 	Digest    string `json:"digest,omitempty"`
+	// ContactPending is recorded before a contact's creation is asked for;
+	// ContactID or ContactNotCreated (amoCRM refused: nothing was created)
+	// settles it.
+	ContactPending    bool `json:"contact_pending,omitempty"`
+	ContactNotCreated bool `json:"contact_not_created,omitempty"`
 }
 
 // Apply adds the facts of e to s: ids replace the recorded ones, Linked and
-// Done are set, MsgID is added to Sent. A Done entry drops Sent (Digest
+// Done are set, MsgID is added to Sent, ContactPending is set by itself and
+// cleared by a ContactID or ContactNotCreated. A Done entry drops Sent (Digest
 // stands for it); any later entry makes the conversation not done again.
 func (s *CheckpointState) Apply(e CheckpointEntry) {
 	if e.ScopeID != "" {
@@ -73,6 +86,13 @@ func (s *CheckpointState) Apply(e CheckpointEntry) {
 	}
 	if e.ContactID != 0 {
 		s.ContactID = e.ContactID
+		s.ContactPending = false
+	}
+	if e.ContactNotCreated {
+		s.ContactPending = false
+	}
+	if e.ContactPending {
+		s.ContactPending = true
 	}
 	if e.Linked {
 		s.Linked = true
@@ -140,7 +160,10 @@ func applyState(states stateMap, id string, e CheckpointEntry) {
 // log, one line per recorded entry ({"id":"c-1","msgid":"m-1"}), each line
 // written with a single write. It is read into memory when opened. Killing
 // the process at any moment leaves at most a torn last line, which opening
-// the file again drops. Written lines reach the operating system before
+// the file again drops. Opening a file that holds mostly superseded lines
+// (such as the msgids of conversations done since) compacts it: a new file
+// with one line per conversation, its whole state, written and synced
+// beside it, replaces it by a rename, so a kill leaves either file whole. Written lines reach the operating system before
 // Record returns; Sync and Close flush them to disk. It is safe for
 // concurrent use.
 type FileCheckpoint struct {
@@ -152,24 +175,46 @@ type FileCheckpoint struct {
 	noSync bool  // tests: skip fsync
 }
 
-// fileEntry is one line of a FileCheckpoint.
+// fileEntry is one line of a FileCheckpoint. Sent appears only in the
+// lines of a compacted file, which hold a conversation's whole state.
 type fileEntry struct {
 	ID string `json:"id"`
 	CheckpointEntry
+	Sent []string `json:"sent,omitempty"`
 }
+
+// compactMinRedundant is how many lines of a checkpoint file, beyond one per
+// conversation, make NewFileCheckpoint compact it (when they are also at
+// least half of the file).
+const compactMinRedundant = 100
 
 // NewFileCheckpoint opens (or creates) the checkpoint file at path and loads
 // it. A torn last line, left by a kill in the middle of a write, is cut off;
 // any other line that is not a valid entry is an error naming it.
+//
+// The file is locked for the FileCheckpoint's life: a second
+// NewFileCheckpoint of the same file, in this process or another, fails
+// ("checkpoint FILE is in use by another run") until Close or the end of the
+// process that holds it. (On systems without flock, such as Windows, the
+// file is not locked.)
 func NewFileCheckpoint(path string) (*FileCheckpoint, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := openLocked(path)
 	if err != nil {
-		return nil, fmt.Errorf("amojo: checkpoint: %w", err)
+		return nil, err
 	}
-	states, good, noNewline, err := loadCheckpoint(f, path)
+	states, good, noNewline, lines, err := loadCheckpoint(f, path)
 	if err != nil {
 		f.Close()
 		return nil, err
+	}
+	if extra := lines - len(states); extra >= compactMinRedundant && extra >= len(states) {
+		// Compaction only saves space and time: if it fails, the file as
+		// it is serves as well.
+		if nf, cerr := compactCheckpoint(f, path, states); cerr == nil {
+			return &FileCheckpoint{f: nf, path: path, states: states}, nil
+		} else if nf == nil {
+			return nil, fmt.Errorf("amojo: checkpoint %s: %w", path, cerr)
+		}
 	}
 	end, err := f.Seek(0, io.SeekEnd)
 	if err == nil && end != good {
@@ -188,16 +233,45 @@ func NewFileCheckpoint(path string) (*FileCheckpoint, error) {
 	return &FileCheckpoint{f: f, path: path, states: states}, nil
 }
 
+// errLocked reports a file another open file holds the lock of.
+var errLocked = errors.New("locked")
+
+// openLocked opens (or creates) path and locks it. The file locked must
+// still be the one at path: a run that compacted the checkpoint renamed a
+// new file over it, and the old one is not the checkpoint any more.
+func openLocked(path string) (*os.File, error) {
+	for range 10 {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("amojo: checkpoint: %w", err)
+		}
+		if err := lockFile(f); err != nil {
+			f.Close()
+			if errors.Is(err, errLocked) {
+				return nil, fmt.Errorf("amojo: checkpoint %s is in use by another run", path)
+			}
+			return nil, fmt.Errorf("amojo: checkpoint %s: lock: %w", path, err)
+		}
+		fi, ferr := f.Stat()
+		pi, perr := os.Stat(path)
+		if ferr == nil && perr == nil && os.SameFile(fi, pi) {
+			return f, nil
+		}
+		f.Close()
+	}
+	return nil, fmt.Errorf("amojo: checkpoint %s keeps being replaced", path)
+}
+
 // loadCheckpoint reads every entry of r and returns the states, the length
 // of the part made of complete, valid entries, and whether that part ends
 // without its final newline (a write cut just before it).
-func loadCheckpoint(r io.Reader, path string) (states stateMap, good int64, noNewline bool, err error) {
+func loadCheckpoint(r io.Reader, path string) (states stateMap, good int64, noNewline bool, entries int, err error) {
 	states = make(stateMap)
 	br := bufio.NewReader(r)
 	for line := 1; ; line++ {
 		data, err := br.ReadBytes('\n')
 		if err != nil && err != io.EOF {
-			return nil, 0, false, fmt.Errorf("amojo: checkpoint %s: %w", path, err)
+			return nil, 0, false, 0, fmt.Errorf("amojo: checkpoint %s: %w", path, err)
 		}
 		last := err == io.EOF
 		if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 {
@@ -205,23 +279,91 @@ func loadCheckpoint(r io.Reader, path string) (states stateMap, good int64, noNe
 			if jerr := json.Unmarshal(trimmed, &fe); jerr != nil || fe.ID == "" {
 				if !last {
 					if _, peekErr := br.Peek(1); peekErr != io.EOF {
-						return nil, 0, false, fmt.Errorf("amojo: checkpoint %s: line %d is not a checkpoint entry", path, line)
+						return nil, 0, false, 0, fmt.Errorf("amojo: checkpoint %s: line %d is not a checkpoint entry", path, line)
 					}
 				}
-				return states, good, false, nil // torn last line: drop it
+				return states, good, false, entries, nil // torn last line: drop it
 			}
 			applyState(states, fe.ID, fe.CheckpointEntry)
+			for _, id := range fe.Sent {
+				applyState(states, fe.ID, CheckpointEntry{MsgID: id})
+			}
+			entries++
 			good += int64(len(data))
 			if last {
-				return states, good, true, nil
+				return states, good, true, entries, nil
 			}
 			continue
 		}
 		if last {
-			return states, good, false, nil
+			return states, good, false, entries, nil
 		}
 		good += int64(len(data))
 	}
+}
+
+// compactCheckpoint writes states to a new file beside path, one line per
+// conversation, syncs it, locks it and renames it over path; it returns the
+// new file, open at its end, and closes old. On failure before the rename
+// it returns old itself and the error; after it (old is gone) nil.
+func compactCheckpoint(old *os.File, path string, states stateMap) (*os.File, error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".compact-*")
+	if err != nil {
+		return old, err
+	}
+	renamed := false
+	defer func() {
+		if !renamed {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := lockFile(tmp); err != nil {
+		return old, err
+	}
+	bw := bufio.NewWriter(tmp)
+	for _, id := range slices.Sorted(maps.Keys(states)) {
+		s := states[id]
+		line, err := json.Marshal(fileEntry{ID: id, Sent: s.Sent, CheckpointEntry: CheckpointEntry{
+			ScopeID: s.ScopeID, ChatID: s.ChatID, ContactID: s.ContactID, Linked: s.Linked,
+			Done: s.Done, Digest: s.Digest, ContactPending: s.ContactPending,
+		}})
+		if err != nil {
+			return old, err
+		}
+		bw.Write(line)
+		bw.WriteByte('\n')
+	}
+	if err := bw.Flush(); err != nil {
+		return old, err
+	}
+	if fi, err := old.Stat(); err == nil {
+		_ = tmp.Chmod(fi.Mode().Perm())
+	}
+	if err := tmp.Sync(); err != nil {
+		return old, err
+	}
+	if !renameOpenFile {
+		// The old file must be closed before it can be replaced.
+		old.Close()
+		if err := os.Rename(tmp.Name(), path); err != nil {
+			return nil, err
+		}
+	} else {
+		// The new file is locked before it takes the path, and the old one
+		// stays locked until then: no other run can slip in between.
+		if err := os.Rename(tmp.Name(), path); err != nil {
+			return old, err
+		}
+		old.Close()
+	}
+	renamed = true
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync() // make the rename durable where directories sync
+		d.Close()
+	}
+	return tmp, nil
 }
 
 // Path returns the file's path.

@@ -1,10 +1,12 @@
 package amojo
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -32,6 +34,21 @@ func TestCheckpointStateApply(t *testing.T) {
 	s.Apply(CheckpointEntry{MsgID: "m-3"})
 	if s.Done || s.Digest != "" || !reflect.DeepEqual(s.Sent, []string{"m-3"}) {
 		t.Fatalf("after more messages: %+v", s)
+	}
+	// A contact asked for is pending until its id or a refusal is recorded.
+	var p CheckpointState
+	p.Apply(CheckpointEntry{ContactPending: true})
+	if !p.ContactPending {
+		t.Fatal("not pending")
+	}
+	p.Apply(CheckpointEntry{ContactNotCreated: true})
+	if p.ContactPending {
+		t.Fatal("still pending after a refusal")
+	}
+	p.Apply(CheckpointEntry{ContactPending: true})
+	p.Apply(CheckpointEntry{ContactID: 9})
+	if p.ContactPending || p.ContactID != 9 {
+		t.Fatalf("after the id: %+v", p)
 	}
 }
 
@@ -192,4 +209,134 @@ func FuzzFileCheckpointLoad(f *testing.F) {
 			t.Fatalf("lost the entry: %+v", st)
 		}
 	})
+}
+
+func TestFileCheckpointLock(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS == "windows" {
+		t.Skip("no flock")
+	}
+	path := filepath.Join(t.TempDir(), "cp.jsonl")
+	cp, err := NewFileCheckpoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second run on the same file (flock locks belong to the open file,
+	// so this conflicts within one process too) is refused.
+	cp2, err := NewFileCheckpoint(path)
+	if err == nil {
+		cp2.Close()
+		t.Fatal("second open of a checkpoint in use succeeded")
+	}
+	if want := "amojo: checkpoint " + path + " is in use by another run"; err.Error() != want {
+		t.Errorf("err = %q, want %q", err, want)
+	}
+	if err := cp.Record(t.Context(), "c-1", CheckpointEntry{MsgID: "m-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Closed: free again.
+	cp3, err := NewFileCheckpoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp3.Close()
+	if st, _ := cp3.Load(t.Context(), "c-1"); !slices.Equal(st.Sent, []string{"m-1"}) {
+		t.Errorf("state %+v", st)
+	}
+}
+
+func TestFileCheckpointCompactsOnOpen(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "cp.jsonl")
+	// A done conversation with 1000 message lines, as a long run leaves it.
+	var b strings.Builder
+	entries := []fileEntry{{ID: "c-1", CheckpointEntry: CheckpointEntry{ScopeID: "s", ChatID: "chat-1"}}}
+	entries = append(entries, fileEntry{ID: "c-1", CheckpointEntry: CheckpointEntry{ContactID: 4, Linked: true}})
+	for i := range 1000 {
+		entries = append(entries, fileEntry{ID: "c-1", CheckpointEntry: CheckpointEntry{MsgID: fmt.Sprintf("m-%d", i)}})
+	}
+	entries = append(entries, fileEntry{ID: "c-1", CheckpointEntry: CheckpointEntry{Done: true, Digest: "d"}})
+	want := stateMap{}
+	for _, e := range entries {
+		line, _ := json.Marshal(e)
+		b.Write(line)
+		b.WriteByte('\n')
+		applyState(want, e.ID, e.CheckpointEntry)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := NewFileCheckpoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), "\n"); n != 1 {
+		t.Fatalf("compacted file has %d lines:\n%s", n, data)
+	}
+	if !reflect.DeepEqual(cp.states, want) {
+		t.Errorf("states %+v, want %+v", cp.states["c-1"], want["c-1"])
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v %v", fi.Mode(), err)
+	}
+	if runtime.GOOS != "windows" {
+		// The compacted file is still locked.
+		if cp2, err := NewFileCheckpoint(path); err == nil || !strings.Contains(err.Error(), "in use by another run") {
+			if cp2 != nil {
+				cp2.Close()
+			}
+			t.Errorf("second open: %v", err)
+		}
+	}
+	// A conversation under way keeps its msgids; later records append.
+	for i := range 3 {
+		if err := cp.Record(t.Context(), "c-2", CheckpointEntry{MsgID: fmt.Sprintf("x-%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cp.Record(t.Context(), "c-3", CheckpointEntry{ContactPending: true}); err != nil {
+		t.Fatal(err)
+	}
+	cp.Close()
+	for _, id := range []string{"c-2", "c-3"} {
+		applyState(want, id, CheckpointEntry{})
+	}
+	want["c-2"].Sent = []string{"x-0", "x-1", "x-2"}
+	want["c-3"].ContactPending = true
+	cp, err = NewFileCheckpoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cp.states, want) {
+		t.Errorf("after reopening: %+v", cp.states)
+	}
+	cp.Close()
+	// Force a compaction of that state too and load it back.
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nf, err := compactCheckpoint(f, path, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nf.Close()
+	cp, err = NewFileCheckpoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	if !reflect.DeepEqual(cp.states, want) {
+		t.Errorf("after a compaction of states under way: %+v", cp.states)
+	}
+	if data, _ := os.ReadFile(path); strings.Count(string(data), "\n") != 3 {
+		t.Errorf("file:\n%s", data)
+	}
 }

@@ -2,6 +2,7 @@ package amojo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"log/slog"
@@ -39,10 +40,14 @@ const maxBatchFailures = 1000
 // a refusal counts as done). With a Checkpoint it is also resumable: killing
 // the process at any moment and starting again loses no message and
 // duplicates none. The one step amoCRM cannot deduplicate is a contact's
-// creation: a contact request already sent is seen through when ctx is
-// cancelled so its id is recorded, which leaves only a kill -9 between
-// amoCRM's answer and the checkpoint write (or an answer lost on the network)
-// able to create a contact twice. An Importer is safe for concurrent use.
+// creation. A contact request already sent is seen through when ctx is
+// cancelled, so its id is recorded; and the checkpoint records that the
+// creation was asked for before the request is sent. When the answer never
+// arrives (lost on the network, a 5xx, a kill in between), the conversation
+// fails with ErrContactUnconfirmed, and later runs do not create its contact
+// again unless the chat turns out to be linked already, the conversation
+// names the contact (ContactSpec.ID) or WithRecreateContacts allows it. An
+// Importer is safe for concurrent use.
 type Importer struct {
 	chats *Client
 	crm   *CRMClient
@@ -66,6 +71,7 @@ type importConfig struct {
 	concurrency  int
 	chunk        int
 	notifyNewest bool
+	recreate     bool
 	verify       bool
 	verifyWait   time.Duration
 	progress     func(Progress)
@@ -176,6 +182,27 @@ func WithNotifyNewest(on bool) ImportOption {
 	}
 }
 
+// WithRecreateContacts lets the importer create the contact of a
+// conversation whose earlier contact creation was never confirmed (see
+// ErrContactUnconfirmed), accepting that amoCRM may then hold the contact
+// twice. Prefer finding the contact in amoCRM and naming it with
+// ContactSpec.ID.
+func WithRecreateContacts(on bool) ImportOption {
+	return func(c *importConfig) error {
+		c.recreate = on
+		return nil
+	}
+}
+
+// ErrContactUnconfirmed reports a conversation whose contact amoCRM may have
+// created without the importer learning its id: the answer to the creation
+// was lost (a network error, a 5xx, a kill before the checkpoint write). The
+// importer does not create that contact again by itself, as it could then
+// exist twice: find it in amoCRM and set "contact": {"id": N} in the
+// conversation, or allow a new one with WithRecreateContacts. A
+// *ConversationError wraps it, naming the conversation.
+var ErrContactUnconfirmed = errors.New("amojo: the contact's creation was never confirmed")
+
 // WithVerify turns the final history check on (the default) or off. With it
 // a conversation is done only when the chat history holds every msgid.
 func WithVerify(on bool) ImportOption {
@@ -270,10 +297,15 @@ type Progress struct {
 	ConversationsDone    int // imported, including those skipped
 	ConversationsSkipped int // already done according to the checkpoint
 	ConversationsFailed  int
-	Messages             int
-	MessagesSent         int
-	MessagesSkipped      int // already in amoCRM: recorded in the checkpoint or found in the history
-	LastError            error
+	// ConversationsInterrupted counts the conversations not finished
+	// because the run stopped (ctx cancelled, or an error that stops the
+	// run): they did not fail, and the next run takes them up where they
+	// stopped. Conversations read but not started count here too.
+	ConversationsInterrupted int
+	Messages                 int
+	MessagesSent             int
+	MessagesSkipped          int // already in amoCRM: recorded in the checkpoint or found in the history
+	LastError                error
 }
 
 // ImportResult is the outcome of one conversation. ChatID is amojo's chat
@@ -296,7 +328,8 @@ type ImportResult struct {
 }
 
 // BatchResult sums up ImportAll. Failures lists the conversations that
-// failed (the first 1000), each a *ConversationError naming it.
+// failed (the first 1000), each a *ConversationError naming it; those
+// interrupted by the run's stop are not among them.
 type BatchResult struct {
 	Progress
 	Failures []*ConversationError
@@ -326,7 +359,9 @@ func (im *Importer) ImportConversation(ctx context.Context, c *Conversation) (*I
 
 // ImportAll imports every conversation of convs (such as
 // ReadConversations), with up to the configured number at once. It reads the
-// input one chunk at a time, so memory does not grow with it. A conversation
+// input one chunk at a time, so memory does not grow with it: chunks batch
+// the REST steps, and each prepared conversation goes to the first free
+// worker, so a long conversation never holds up the others. A conversation
 // that fails (invalid, or refused by amoCRM) is counted and reported in the
 // result, and the others go on; an error that would fail every conversation
 // (401, 403, the connect, the checkpoint, ctx) stops the run and is returned
@@ -336,38 +371,32 @@ func (im *Importer) ImportConversation(ctx context.Context, c *Conversation) (*I
 func (im *Importer) ImportAll(ctx context.Context, convs iter.Seq2[*Conversation, error]) (*BatchResult, error) {
 	r := im.newRun(ctx)
 	defer r.stop()
-	// At most two chunks are in flight: one sending its messages while the
-	// next is prepared. Memory is bounded by the chunk size.
-	chunks := make(chan struct{}, 2)
-	var all sync.WaitGroup
-	flush := func(batch []*importJob) {
-		if len(batch) == 0 {
-			return
-		}
-		chunks <- struct{}{}
-		r.prepare(batch)
-		all.Add(1)
-		go func() {
-			defer all.Done()
-			defer func() { <-chunks }()
-			var wg sync.WaitGroup
-			for _, j := range batch {
+	// Chunks only batch the REST steps (prepare); each prepared conversation
+	// then waits for the first free worker, so a long conversation holds up
+	// one worker, not its chunk. ready holds at most one chunk: with the
+	// chunk being read and prepared and the workers' conversations, memory
+	// stays bounded by about two chunks.
+	ready := make(chan *importJob, im.cfg.chunk)
+	var workers sync.WaitGroup
+	for range im.cfg.concurrency {
+		workers.Go(func() {
+			for j := range ready {
 				if r.ctx.Err() != nil {
-					break // stopped: leave the rest for the next run
-				}
-				if j.err != nil || j.res.AlreadyDone {
-					continue
+					continue // stopped: leave it for the next run
 				}
 				r.sem <- struct{}{}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					defer func() { <-r.sem }()
-					r.importMessages(j)
-				}()
+				r.importMessages(j)
+				<-r.sem
 			}
-			wg.Wait()
-		}()
+		})
+	}
+	flush := func(batch []*importJob) {
+		r.prepare(batch)
+		for _, j := range batch {
+			if j.err == nil && !j.res.AlreadyDone && r.ctx.Err() == nil {
+				ready <- j
+			}
+		}
 	}
 	var batch []*importJob
 	index := 0
@@ -382,9 +411,10 @@ func (im *Importer) ImportAll(ctx context.Context, convs iter.Seq2[*Conversation
 			batch = nil
 		}
 	}
-	if r.ctx.Err() == nil {
+	if r.ctx.Err() == nil && len(batch) > 0 {
 		flush(batch)
 	}
-	all.Wait()
+	close(ready)
+	workers.Wait()
 	return r.result()
 }

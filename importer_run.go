@@ -141,6 +141,16 @@ func (r *importRun) fail(j *importJob, ce *ConversationError) {
 	ce.Index = j.index
 	j.err = ce
 	r.release(j)
+	if r.ctx.Err() != nil && (errors.Is(ce.Err, context.Canceled) || errors.Is(ce.Err, context.DeadlineExceeded)) {
+		// Stopped, not failed: left for the next run.
+		r.mu.Lock()
+		r.p.ConversationsInterrupted++
+		r.report()
+		r.mu.Unlock()
+		r.im.cfg.logger.LogAttrs(r.ctx, slog.LevelInfo, "amojo import interrupted",
+			slog.String("conversation", ce.ConversationID), slog.String("step", ce.Step))
+		return
+	}
 	fatal := isFatal(ce)
 	r.mu.Lock()
 	r.p.ConversationsFailed++
@@ -215,6 +225,10 @@ func (r *importRun) finish(j *importJob) {
 func (r *importRun) result() (*BatchResult, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.ctx.Err() != nil {
+		// Conversations read but never started were interrupted too.
+		r.p.ConversationsInterrupted = r.p.Conversations - r.p.ConversationsDone - r.p.ConversationsFailed
+	}
 	res := &BatchResult{Progress: r.p, Failures: r.failures}
 	switch {
 	case r.fatal != nil:

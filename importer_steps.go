@@ -56,19 +56,19 @@ func (r *importRun) prepare(batch []*importJob) {
 }
 
 // createChats creates (or finds, as creation is idempotent) the chats the
-// checkpoint does not know, several at once.
+// checkpoint does not know, several at once: they share the run's bound on
+// chats API requests with the conversations sending their messages.
 func (r *importRun) createChats(scopeID string, jobs []*importJob) {
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, r.im.cfg.concurrency)
 	for _, j := range jobs {
 		if j.state.ChatID != "" {
 			continue
 		}
 		wg.Add(1)
-		sem <- struct{}{}
+		r.sem <- struct{}{}
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
+			defer func() { <-r.sem }()
 			chat, err := r.im.chats.CreateChat(r.ctx, scopeID, CreateChatRequest{ConversationID: j.conv.ID, Source: j.conv.Source, User: j.conv.Client})
 			if err != nil {
 				r.failStep(j, "create chat", "", err)
@@ -120,32 +120,24 @@ func (r *importRun) contacts(jobs []*importJob) {
 				byChat[l.ChatID] = l.ContactID
 			}
 			for _, j := range lookup {
-				if id := byChat[j.state.ChatID]; id > 0 {
+				switch id := byChat[j.state.ChatID]; {
+				case id > 0:
 					if r.record(j, CheckpointEntry{ContactID: id, Linked: true}) {
 						j.res.ContactID = id
 					}
-				} else {
+				case j.state.ContactPending && !r.im.cfg.recreate:
+					r.failStep(j, "create contact", "", &contactUnconfirmedError{msg: "amojo: an earlier run asked amoCRM to create this contact and never got the answer, " +
+						`so it may exist already: find it in amoCRM and set "contact": {"id": N} in the conversation, or allow a new one (WithRecreateContacts)`})
+				default:
 					create = append(create, j)
 				}
 			}
 		}
 	}
 	if len(create) > 0 {
-		nc := make([]NewContact, len(create))
-		for i, j := range create {
-			nc[i] = j.conv.Contact.newContact()
-		}
-		// Contacts are the one thing amoCRM cannot deduplicate: once asked
-		// for, their creation is seen through even if the run is cancelled,
-		// so their ids reach the checkpoint.
-		ids, err := r.im.crm.CreateContacts(context.WithoutCancel(r.ctx), nc)
-		for i, j := range create {
-			if i >= len(ids) {
-				r.failStep(j, "create contact", "", unbatch(err))
-				continue
-			}
-			if r.record(j, CheckpointEntry{ContactID: ids[i]}) {
-				j.res.ContactID, j.res.ContactCreated = ids[i], true
+		r.createContacts(create)
+		for _, j := range create {
+			if j.err == nil && j.res.ContactCreated {
 				link = append(link, j)
 			}
 		}
@@ -166,6 +158,61 @@ func (r *importRun) contacts(jobs []*importJob) {
 			}
 		}
 	}
+}
+
+// createContacts creates the contacts of jobs with one request. Each job's
+// checkpoint says that the creation was asked for before it is sent, so an
+// answer that never arrives cannot lead a later run to create the contact
+// a second time.
+func (r *importRun) createContacts(jobs []*importJob) {
+	jobs = slices.DeleteFunc(slices.Clone(jobs), func(j *importJob) bool { return !r.record(j, CheckpointEntry{ContactPending: true}) })
+	if len(jobs) == 0 {
+		return
+	}
+	nc := make([]NewContact, len(jobs))
+	for i, j := range jobs {
+		nc[i] = j.conv.Contact.newContact()
+	}
+	// Contacts are the one thing amoCRM cannot deduplicate: once asked
+	// for, their creation is seen through even if the run is cancelled,
+	// so their ids reach the checkpoint.
+	ids, err := r.im.crm.CreateContacts(context.WithoutCancel(r.ctx), nc)
+	cause := unbatch(err)
+	var ae *APIError
+	refused := errors.As(cause, &ae) && ae.StatusCode >= 400 && ae.StatusCode < 500
+	for i, j := range jobs {
+		switch {
+		case i < len(ids):
+			if r.record(j, CheckpointEntry{ContactID: ids[i]}) {
+				j.res.ContactID, j.res.ContactCreated = ids[i], true
+			}
+		case refused:
+			// amoCRM answered: nothing was created.
+			if r.record(j, CheckpointEntry{ContactNotCreated: true}) {
+				r.failStep(j, "create contact", "", cause)
+			}
+		default:
+			r.failStep(j, "create contact", "", &contactUnconfirmedError{cause: cause,
+				msg: "amojo: amoCRM may have created the contact, but its answer was lost (" + strings.TrimPrefix(cause.Error(), "amojo: ") +
+					"); find the contact in amoCRM before importing this conversation again"})
+		}
+	}
+}
+
+// contactUnconfirmedError is an ErrContactUnconfirmed with its explanation
+// and cause.
+type contactUnconfirmedError struct {
+	msg   string
+	cause error
+}
+
+func (e *contactUnconfirmedError) Error() string { return e.msg }
+
+func (e *contactUnconfirmedError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{ErrContactUnconfirmed}
+	}
+	return []error{ErrContactUnconfirmed, e.cause}
 }
 
 // newContact returns the REST contact to create for s.

@@ -450,7 +450,7 @@ func TestImportResumesAfterFaults(t *testing.T) {
 	convs := manyConversations(t, 6, 5)
 	faults := []func(){
 		func() { srv.FailNext(amojotest.RouteMessage, 3, http.StatusServiceUnavailable, "") }, // beyond the retries
-		func() { srv.FailNext(amojotest.RouteContacts, 3, http.StatusBadGateway, "") },
+		func() { srv.FailNext(amojotest.RouteContacts, 3, http.StatusTooManyRequests, "") },   // refused: nothing created
 		func() { srv.FailNext(amojotest.RouteLinkChats, 1, http.StatusBadRequest, "") },
 		func() { srv.DropNext(amojotest.RouteHistory, 3) },
 		func() { srv.FailNext(amojotest.RouteCreateChat, 3, http.StatusGatewayTimeout, "") },
@@ -558,6 +558,11 @@ type cancelTransport struct {
 func (c *cancelTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if c.n.Add(1) == c.k {
 		c.cancel()
+		if r.Method == http.MethodPost && r.URL.Path == "/api/v4/contacts" {
+			// The importer sees a contact creation through (its context
+			// is not cancelled with the run's).
+			return c.next.RoundTrip(r)
+		}
 		return nil, context.Canceled
 	}
 	return c.next.RoundTrip(r)
@@ -763,5 +768,221 @@ func TestImportWithoutVerify(t *testing.T) {
 	// Only the read before sending, none after.
 	if n := len(srv.RequestsTo(amojotest.RouteHistory)); n != 1 {
 		t.Errorf("%d history requests", n)
+	}
+}
+
+// TestImportLostContactAnswer loses amoCRM's answer to a contact creation:
+// amoCRM created the contacts, the importer never learned their ids. The
+// conversations fail with ErrContactUnconfirmed, and later runs do not
+// create their contacts again unless told which contact to use or allowed to.
+func TestImportLostContactAnswer(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	cpPath := filepath.Join(t.TempDir(), "cp.jsonl")
+	convs := manyConversations(t, 4, 2) // conv-0 and conv-2 have contacts to create
+	run := func(opts ...amojo.ImportOption) (*amojo.BatchResult, error) {
+		t.Helper()
+		cp, err := amojo.NewFileCheckpoint(cpPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cp.Close()
+		im := newImporter(t, srv, nil, append([]amojo.ImportOption{amojo.WithCheckpoint(cp)}, opts...)...)
+		return im.ImportAll(t.Context(), amojo.ConversationsOf(convs))
+	}
+	checkUnconfirmed := func(res *amojo.BatchResult, err error) {
+		t.Helper()
+		if !errors.Is(err, amojo.ErrContactUnconfirmed) || res.ConversationsFailed != 2 || res.ConversationsDone != 2 {
+			t.Fatalf("err = %v, result %+v", err, res.Progress)
+		}
+		var ids []string
+		for _, f := range res.Failures {
+			if !errors.Is(f, amojo.ErrContactUnconfirmed) || f.Step != "create contact" {
+				t.Errorf("failure %v", f)
+			}
+			ids = append(ids, f.ConversationID)
+		}
+		slices.Sort(ids)
+		if !slices.Equal(ids, []string{"conv-0", "conv-2"}) {
+			t.Errorf("failed conversations %v", ids)
+		}
+	}
+
+	srv.DropNextResponse(amojotest.RouteContacts, 1)
+	res, err := run()
+	checkUnconfirmed(res, err)
+	if !strings.Contains(err.Error(), "may have created the contact") {
+		t.Errorf("err = %v", err)
+	}
+	if n := len(srv.Contacts()); n != 2 {
+		t.Fatalf("%d contacts after the lost answer, want 2", n)
+	}
+
+	// A second run asks nothing of amoCRM's contacts: they may exist.
+	res, err = run()
+	checkUnconfirmed(res, err)
+	if !strings.Contains(err.Error(), `set "contact": {"id": N}`) {
+		t.Errorf("err = %v", err)
+	}
+	if n := len(srv.RequestsTo(amojotest.RouteContacts)); n != 1 {
+		t.Errorf("%d contact requests, want 1", n)
+	}
+
+	// The user names the contact amoCRM created for conv-0 and allows a
+	// new one for conv-2.
+	created := srv.Contacts()
+	convs[0].Contact = &amojo.ContactSpec{ID: int64(created[0].ID)}
+	res, err = run(amojo.WithRecreateContacts(true))
+	if err != nil || res.ConversationsDone != 4 {
+		t.Fatalf("err = %v, result %+v", err, res.Progress)
+	}
+	if n := len(srv.Contacts()); n != 3 {
+		t.Errorf("%d contacts, want 3", n)
+	}
+	linkOf := map[string]int{}
+	for _, l := range srv.Links() {
+		linkOf[l.ChatID] = l.ContactID
+	}
+	chat0, _ := srv.ChatByConversation(srv.ScopeID(), "conv-0")
+	chat2, _ := srv.ChatByConversation(srv.ScopeID(), "conv-2")
+	if linkOf[chat0.ID] != created[0].ID || linkOf[chat2.ID] == 0 || linkOf[chat2.ID] == created[1].ID {
+		t.Errorf("links %v", linkOf)
+	}
+}
+
+// TestImportRefusedContactIsRetried: a contact amoCRM refused was not
+// created, so the next run creates it.
+func TestImportRefusedContactIsRetried(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	cp := amojo.NewMemoryCheckpoint()
+	im := newImporter(t, srv, nil, amojo.WithCheckpoint(cp))
+	seed := readSeed(t)
+	srv.FailNext(amojotest.RouteContacts, 1, http.StatusBadRequest, "")
+	if _, err := im.ImportConversation(t.Context(), seed); err == nil || errors.Is(err, amojo.ErrContactUnconfirmed) {
+		t.Fatalf("err = %v", err)
+	}
+	if st, _ := cp.Load(t.Context(), seed.ID); st.ContactPending {
+		t.Errorf("state %+v", st)
+	}
+	res, err := im.ImportConversation(t.Context(), seed)
+	if err != nil || !res.ContactCreated {
+		t.Fatalf("res %+v, err %v", res, err)
+	}
+	checkImported(t, srv, []*amojo.Conversation{seed})
+}
+
+// inFlightTransport counts the chats API requests in flight and keeps the
+// highest count seen.
+type inFlightTransport struct {
+	next     http.RoundTripper
+	now, max atomic.Int64
+}
+
+func (c *inFlightTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if !strings.HasPrefix(r.URL.Path, "/v2/") {
+		return c.next.RoundTrip(r)
+	}
+	n := c.now.Add(1)
+	defer c.now.Add(-1)
+	for {
+		m := c.max.Load()
+		if n <= m || c.max.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	return c.next.RoundTrip(r)
+}
+
+// TestImportAllBoundsChatsRequests: creating the next chunk's chats shares
+// the bound with the conversations sending messages.
+func TestImportAllBoundsChatsRequests(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	srv.SetLatency(amojotest.AllRoutes, 2*time.Millisecond)
+	tr := &inFlightTransport{next: srv.HTTPClient().Transport}
+	im := newImporter(t, srv, []amojo.Option{amojo.WithHTTPClient(&http.Client{Transport: tr}), amojo.WithRateLimit(0, 0)},
+		amojo.WithConcurrency(2), amojo.WithChunkSize(4))
+	convs := manyConversations(t, 40, 6)
+	if _, err := im.ImportAll(t.Context(), amojo.ConversationsOf(convs)); err != nil {
+		t.Fatal(err)
+	}
+	if n := tr.max.Load(); n > 2 || n < 1 {
+		t.Errorf("up to %d chats API requests in flight, want at most 2", n)
+	}
+	checkImported(t, srv, convs)
+}
+
+// TestImportAllLongConversationDoesNotStall imports two conversations of
+// 300 messages, each in its own chunk, among 100 short ones: while the long
+// ones go on, the short ones keep the other workers busy, chunk after chunk,
+// instead of waiting for the long ones' chunks to finish.
+func TestImportAllLongConversationDoesNotStall(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	srv.SetLatency(amojotest.AllRoutes, 2*time.Millisecond)
+	const chunk = 20
+	im := newImporter(t, srv, []amojo.Option{amojo.WithRateLimit(0, 0)}, amojo.WithConcurrency(4), amojo.WithChunkSize(chunk), amojo.WithVerify(false))
+	long := manyConversations(t, 2, 300)
+	for k, c := range long {
+		c.ID = fmt.Sprintf("long-%d", k)
+		for i := range c.Messages {
+			c.Messages[i].MsgID = fmt.Sprintf("long-%d-m-%d", k, i)
+		}
+	}
+	short := manyConversations(t, 100, 1)
+	convs := slices.Concat(long[:1], short[:chunk-1], long[1:], short[chunk-1:])
+	if _, err := im.ImportAll(t.Context(), amojo.ConversationsOf(convs)); err != nil {
+		t.Fatal(err)
+	}
+	// Walk the message requests in the order the server received them and
+	// count the short conversations sent while both long ones were under way.
+	longSent := map[string]int{}
+	during := map[string]bool{}
+	for _, r := range srv.RequestsTo(amojotest.RouteMessage) {
+		var body struct {
+			Payload struct {
+				ConversationID string `json:"conversation_id"`
+			} `json:"payload"`
+		}
+		if err := json.Unmarshal(r.Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		id := body.Payload.ConversationID
+		if strings.HasPrefix(id, "long-") {
+			longSent[id]++
+			continue
+		}
+		n0, n1 := longSent["long-0"], longSent["long-1"]
+		if n0 > 0 && n0 < 300 && n1 > 0 && n1 < 300 {
+			during[id] = true
+		}
+	}
+	// Were a chunk to wait for its slowest conversation, only the rest of
+	// the two long ones' chunks could run beside them.
+	if len(during) < 2*chunk+10 {
+		t.Errorf("%d short conversations sent while the long ones were under way, want at least %d", len(during), 2*chunk+10)
+	}
+	checkImported(t, srv, convs)
+}
+
+// TestImportAllInterruptedIsNotFailed: conversations left unfinished by a
+// cancelled run are reported as interrupted, not as failures.
+func TestImportAllInterruptedIsNotFailed(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	tr := &cancelTransport{next: srv.HTTPClient().Transport, k: 40, cancel: cancel}
+	im := newImporter(t, srv, []amojo.Option{amojo.WithHTTPClient(&http.Client{Transport: tr})},
+		amojo.WithConcurrency(4), amojo.WithChunkSize(5))
+	res, err := im.ImportAll(ctx, amojo.ConversationsOf(manyConversations(t, 20, 4)))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	p := res.Progress
+	if p.ConversationsFailed != 0 || len(res.Failures) != 0 || p.ConversationsInterrupted == 0 ||
+		p.ConversationsInterrupted != p.Conversations-p.ConversationsDone {
+		t.Errorf("progress %+v, failures %v", p, res.Failures)
 	}
 }

@@ -43,6 +43,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -66,10 +67,38 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext(os.Stderr)
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// interruptContext returns a context cancelled by the first Ctrl-C (or
+// SIGTERM), which lets the import record what is in flight and stop. The
+// first signal also gives the signals their default handling back, so a
+// second one ends the program at once. stop releases the signals.
+func interruptContext(stderr io.Writer) (ctx context.Context, stop func()) {
+	ctx, stopNotify := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			stopNotify()
+			select {
+			case <-done:
+			default:
+				fmt.Fprintf(stderr, "%s: stopping once the requests in flight are answered (Ctrl-C again to quit at once)\n", prog)
+			}
+		case <-done:
+		}
+	}()
+	var once sync.Once
+	return ctx, func() {
+		once.Do(func() {
+			close(done)
+			stopNotify()
+		})
+	}
 }
 
 // config is what the command line and the environment ask for.
@@ -79,6 +108,7 @@ type config struct {
 	concurrency  int
 	dryRun       bool
 	notifyNewest bool
+	recreate     bool
 	title        string
 
 	channelID, secret, crmURL, token string
@@ -95,6 +125,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&cfg.concurrency, "concurrency", amojo.DefaultImportConcurrency, "conversations imported at once")
 	fs.BoolVar(&cfg.dryRun, "dry-run", false, "validate the input and print the plan; send nothing")
 	fs.BoolVar(&cfg.notifyNewest, "notify-newest", false, "send each conversation's newest message non-silently (creates a lead and notifies users)")
+	fs.BoolVar(&cfg.recreate, "recreate-contacts", false, "create the contacts of conversations whose earlier contact creation was never confirmed (they may then exist twice)")
 	fs.StringVar(&cfg.title, "title", amojo.DefaultImportTitle, "channel `title` to connect with")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: %s [flags]\n\nImports conversations into amoCRM. Without AMOJO_CHANNEL_ID it runs against an in-process fake amoCRM.\n\n", prog)
@@ -182,7 +213,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			opts = append(opts, amojo.WithBotRefID(cfg.botID))
 		}
 	}
-	opts = append(opts, amojo.WithConcurrency(cfg.concurrency), amojo.WithNotifyNewest(cfg.notifyNewest), amojo.WithChannelTitle(cfg.title))
+	opts = append(opts, amojo.WithConcurrency(cfg.concurrency), amojo.WithNotifyNewest(cfg.notifyNewest), amojo.WithChannelTitle(cfg.title),
+		amojo.WithRecreateContacts(cfg.recreate))
 	if cfg.checkpoint != "" {
 		cp, err := amojo.NewFileCheckpoint(cfg.checkpoint)
 		if err != nil {
@@ -272,10 +304,20 @@ func importMany(ctx context.Context, in *input, plan *plan, chats *amojo.Client,
 	if err == nil {
 		return exitOK
 	}
-	// A failure that stopped the run (401, 403, Ctrl-C) is the one line to
-	// print; otherwise list the conversations that failed, then the summary.
+	// Conversations the run did not get to, or stopped in the middle of,
+	// did not fail: the next run takes them up.
+	left := plan.conversations - p.ConversationsDone - p.ConversationsFailed
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "%s: interrupted: %d conversations left for the next run%s\n", prog, left, resumeHint(cfg))
+		return exitFailed
+	}
+	// A failure that stopped the run (401, 403) is the one line to print;
+	// otherwise list the conversations that failed, then the summary.
 	var stopped *amojo.ConversationError
-	if errors.As(err, &stopped) && error(stopped) == err || errors.Is(err, context.Canceled) {
+	if errors.As(err, &stopped) && error(stopped) == err {
+		if left > 0 {
+			fmt.Fprintf(stderr, "%s: stopped: %d conversations left for the next run\n", prog, left)
+		}
 		return fail(stderr, cfg, err)
 	}
 	for i, f := range res.Failures {
@@ -284,6 +326,16 @@ func importMany(ctx context.Context, in *input, plan *plan, chats *amojo.Client,
 			break
 		}
 		fmt.Fprintf(stderr, "%s: %s\n", prog, oneLine(f))
+	}
+	var unconfirmed []string
+	for _, f := range res.Failures {
+		if errors.Is(f, amojo.ErrContactUnconfirmed) {
+			unconfirmed = append(unconfirmed, f.ConversationID)
+		}
+	}
+	if len(unconfirmed) > 0 {
+		fmt.Fprintf(stderr, "%s: amoCRM may have created the contacts of %d conversations (%s) without the answer reaching us%s\n",
+			prog, len(unconfirmed), strings.Join(unconfirmed, ", "), contactHint)
 	}
 	return fail(stderr, cfg, err)
 }
@@ -294,19 +346,28 @@ func fail(stderr io.Writer, cfg config, err error) int {
 	hint := ""
 	switch {
 	case errors.Is(err, context.Canceled):
-		hint = " (interrupted"
-		if cfg.checkpoint != "" {
-			hint += "; run the same command again to resume from " + cfg.checkpoint
-		}
-		hint += ")"
+		hint = " (interrupted" + resumeHint(cfg) + ")"
 	case errors.Is(err, amojo.ErrUnauthorized):
 		hint = " (check AMOCRM_TOKEN: expired or revoked?)"
 	case errors.Is(err, amojo.ErrInvalidSignature):
 		hint = " (check AMOJO_CHANNEL_SECRET and the clock)"
+	case errors.Is(err, amojo.ErrContactUnconfirmed):
+		hint = contactHint
 	}
 	fmt.Fprintf(stderr, "%s: %s%s\n", prog, oneLine(err), hint)
 	return exitFailed
 }
+
+// resumeHint tells how to resume, when there is a checkpoint.
+func resumeHint(cfg config) string {
+	if cfg.checkpoint == "" {
+		return ""
+	}
+	return "; run the same command again to resume from " + cfg.checkpoint
+}
+
+// contactHint explains what to do about a contact that may have been created.
+const contactHint = " (look for the contact in amoCRM: set \"contact\": {\"id\": N} in the conversation to use it, or run again with -recreate-contacts to create a new one)"
 
 // oneLine makes sure an error prints on one line.
 func oneLine(err error) string {

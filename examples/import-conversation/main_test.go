@@ -275,11 +275,14 @@ func TestRunInterrupted(t *testing.T) {
 	cp := filepath.Join(t.TempDir(), "cp.jsonl")
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	code, _, errOut := runProg(t, ctx, env, "-file", file, "-checkpoint", cp)
-	if code != exitFailed || !strings.Contains(errOut, "run the same command again to resume from "+cp) {
+	code, out, errOut := runProg(t, ctx, env, "-file", file, "-checkpoint", cp)
+	if want := "interrupted: 30 conversations left for the next run; run the same command again to resume from " + cp; code != exitFailed || !strings.Contains(errOut, want) {
 		t.Fatalf("exit %d %q", code, errOut)
 	}
-	code, out, errOut := runProg(t, t.Context(), env, "-file", file, "-checkpoint", cp)
+	if !strings.Contains(out, "; 0 conversations failed") {
+		t.Errorf("stdout %q", out)
+	}
+	code, out, errOut = runProg(t, t.Context(), env, "-file", file, "-checkpoint", cp)
 	if code != exitOK || !strings.Contains(out, "imported 30 of 30") {
 		t.Fatalf("resume: exit %d %q %q", code, out, errOut)
 	}
