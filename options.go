@@ -26,6 +26,11 @@ type options struct {
 	userAgent  string
 	// sleep waits for d or until ctx is done; tests replace it.
 	sleep func(ctxDone <-chan struct{}, d time.Duration) bool
+	// waitNow is the clock of the rate limiter, which measures the time
+	// really waited: time.Now, unless a test replaces sleep (testWait), when
+	// it follows now.
+	waitNow  func() time.Time
+	testWait bool
 }
 
 // DefaultTimeout bounds every request attempt when WithHTTPClient is not used.
@@ -88,9 +93,10 @@ func WithHTTPClient(hc *http.Client) Option {
 	}
 }
 
-// WithClock sets the clock used for the signed Date header, Retry-After dates
-// and the client's rate limiter. Tests pass a fixed clock to get reproducible
-// signatures.
+// WithClock sets the clock used for the signed Date header and Retry-After
+// dates. Tests pass a fixed clock to get reproducible signatures. The rate
+// limiter keeps measuring real time, so a clock that stands still never
+// blocks it.
 func WithClock(now func() time.Time) Option {
 	return func(o *options) error {
 		if now == nil {
@@ -229,6 +235,10 @@ func buildOptions(defaultBase string, opts []Option) (*options, error) {
 	}
 	if o.httpClient == nil {
 		o.httpClient = &http.Client{Timeout: DefaultTimeout}
+	}
+	o.waitNow = time.Now
+	if o.testWait {
+		o.waitNow = o.now
 	}
 	return o, nil
 }

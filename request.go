@@ -106,7 +106,7 @@ func (r *requester) do(ctx context.Context, req request) (int, error) {
 		if err := r.waitRate(ctx); err != nil {
 			return 0, r.wrapAttempts(fmt.Errorf("amojo: %s %s: %w", req.method, signedPath, err), attempt-1)
 		}
-		start := r.o.now()
+		start := r.o.waitNow()
 		status, err := r.attempt(ctx, req, fullURL, signedPath, body)
 		r.log(ctx, slog.LevelDebug, "amojo request", req.method, signedPath, status, attempt, start, err)
 		if err == nil {
@@ -145,7 +145,7 @@ func (r *requester) waitRate(ctx context.Context) error {
 	if r.limiter == nil {
 		return nil
 	}
-	now := r.o.now()
+	now := r.o.waitNow()
 	res := r.limiter.ReserveN(now, 1)
 	if !res.OK() {
 		return errors.New("rate limit burst is zero")
@@ -155,7 +155,7 @@ func (r *requester) waitRate(ctx context.Context) error {
 		return nil
 	}
 	if !r.o.sleep(ctx.Done(), d) {
-		res.CancelAt(r.o.now())
+		res.CancelAt(r.o.waitNow())
 		return ctx.Err()
 	}
 	return nil
@@ -164,7 +164,7 @@ func (r *requester) waitRate(ctx context.Context) error {
 // waitWindow blocks until the sliding-window limiter admits one more request.
 func (r *requester) waitWindow(ctx context.Context) error {
 	for {
-		d := r.window.admit(r.o.now)
+		d := r.window.admit(r.o.waitNow)
 		if d <= 0 {
 			return nil
 		}
@@ -299,7 +299,7 @@ func (r *requester) log(ctx context.Context, level slog.Level, msg, method, path
 		slog.String("path", path),
 		slog.Int("status", status),
 		slog.Int("attempt", attempt),
-		slog.Duration("elapsed", r.o.now().Sub(start)),
+		slog.Duration("elapsed", r.o.waitNow().Sub(start)),
 	)
 	var ae *APIError
 	switch {

@@ -178,3 +178,25 @@ func TestAllHistoryStopsOnARepeatedPage(t *testing.T) {
 		t.Fatalf("messages %d, requests %d, err %v", n, len(srv.Requests()), last)
 	}
 }
+
+func TestFrozenClockDoesNotFreezeTheRateLimit(t *testing.T) {
+	t.Parallel()
+	frozen := time.Date(2021, 12, 16, 13, 15, 29, 0, time.UTC)
+	crm, err := NewCRMClient("https://example.amocrm.ru", StaticToken("t"), WithClock(func() time.Time { return frozen }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The limiter measures the time really waited: with the frozen clock it
+	// would wait for ever after the first 7 requests.
+	if got := crm.r.o.waitNow(); got.Equal(frozen) {
+		t.Fatal("the rate limiter follows the frozen clock")
+	}
+	for range 7 {
+		if d := crm.r.window.admit(crm.r.o.waitNow); d != 0 {
+			t.Fatalf("waited %v within the burst", d)
+		}
+	}
+	if d := crm.r.window.admit(crm.r.o.waitNow); d <= 0 || d > time.Second {
+		t.Fatalf("8th request waits %v, want (0, 1s]", d)
+	}
+}

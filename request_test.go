@@ -73,7 +73,7 @@ func (s *sleepRecorder) Delays() []time.Duration {
 // withTestSleep replaces the client's waiting (back-off and rate limit).
 func withTestSleep(f func(done <-chan struct{}, d time.Duration) bool) Option {
 	return func(o *options) error {
-		o.sleep = f
+		o.sleep, o.testWait = f, true
 		return nil
 	}
 }

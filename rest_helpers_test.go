@@ -23,7 +23,7 @@ const restBase = "/crm"
 // restWithSleeper replaces the client's waiting (rate limit and retry back-off).
 func restWithSleeper(f func(done <-chan struct{}, d time.Duration) bool) Option {
 	return func(o *options) error {
-		o.sleep = f
+		o.sleep, o.testWait = f, true
 		return nil
 	}
 }

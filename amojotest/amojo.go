@@ -75,8 +75,10 @@ func (s *Server) amojoRoute(route Route, scoped bool, h amojoHandler) http.Handl
 			}
 			c.scope = sc
 		}
-		status, resp, aerr := h(c)
-		s.mu.Unlock()
+		status, resp, aerr := func() (int, any, *apiError) {
+			defer s.mu.Unlock() // held by no handler that panics
+			return h(c)
+		}()
 		switch {
 		case aerr != nil:
 			writeAmojoError(w, aerr.status, aerr.code, aerr.desc)

@@ -1,6 +1,7 @@
 package amojotest
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -42,9 +43,13 @@ type fault struct {
 // FailNext makes the next n requests of route fail with status before anything
 // else is checked (as a proxy or an overloaded server would). A non-empty
 // retryAfter is sent as the Retry-After header, e.g. "2" or an HTTP date.
-// Failures queued by FailNext, DropNext and DropNextResponse are used in
+// status must be a valid HTTP status (100 to 599); FailNext panics otherwise,
+// as httptest does on misuse. Failures queued by FailNext, DropNext and DropNextResponse are used in
 // the order queued.
 func (s *Server) FailNext(route Route, n int, status int, retryAfter string) {
+	if status < 100 || status > 599 {
+		panic(fmt.Sprintf("amojotest: FailNext with invalid HTTP status %d", status))
+	}
 	if n <= 0 {
 		return
 	}

@@ -56,7 +56,7 @@ type env struct {
 func newEnv(t *testing.T, opts ...amojotest.Option) *env {
 	t.Helper()
 	c := newClock(t0)
-	srv := amojotest.NewServer(append([]amojotest.Option{amojotest.WithClock(c.Now)}, opts...)...)
+	srv := amojotest.NewServer(append([]amojotest.Option{amojotest.WithClock(c.Now), amojotest.WithRateClock(c.Now)}, opts...)...)
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, clock: c}
 }

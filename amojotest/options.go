@@ -84,6 +84,7 @@ type config struct {
 	accounts   []Account
 	tokens     []string
 	now        func() time.Time
+	rateNow    func() time.Time
 	rateSet    bool
 	rate       float64
 	burst      int
@@ -113,11 +114,18 @@ func WithToken(token string) Option {
 	return func(cfg *config) { cfg.tokens = append(cfg.tokens, token) }
 }
 
-// WithClock sets the server's clock: the 15-minute Date window, the REST rate
-// limit and the times of the manager's messages and webhooks follow it. The
-// clients returned by Client and CRMClient use it too.
+// WithClock sets the server's clock: the 15-minute Date window and the times
+// of the manager's messages and webhooks follow it. The clients returned by
+// Client and CRMClient sign with it too. The REST rate limit keeps real time
+// (see WithRateClock), so a clock that stands still never freezes it.
 func WithClock(now func() time.Time) Option {
 	return func(cfg *config) { cfg.now = now }
+}
+
+// WithRateClock sets the clock of the REST rate limit (real time by default),
+// for tests that drive the limit step by step.
+func WithRateClock(now func() time.Time) Option {
+	return func(cfg *config) { cfg.rateNow = now }
 }
 
 // WithRateLimit sets the REST v4 rate limit to perSecond requests per second
@@ -225,6 +233,9 @@ func (cfg *config) validate() error {
 	}
 	if !cfg.rateSet {
 		cfg.rate, cfg.burst = DefaultRateLimit, DefaultRateLimit
+	}
+	if cfg.rateNow == nil {
+		cfg.rateNow = time.Now
 	}
 	if cfg.now == nil {
 		cfg.now = time.Now

@@ -84,8 +84,9 @@ func (s *Server) restRoute(route Route, h restHandler) http.Handler {
 			writeProblem(w, http.StatusUnauthorized, "Authorization: a valid Bearer token is required", nil)
 			return
 		}
-		if acc.limiter != nil && !acc.limiter.AllowN(s.now(), 1) {
+		if acc.limiter != nil && !acc.limiter.AllowN(s.cfg.rateNow(), 1) {
 			s.mu.Unlock()
+			w.Header().Set("Retry-After", "1")
 			writeProblem(w, http.StatusTooManyRequests, "more than the allowed requests per second", nil)
 			return
 		}
@@ -93,8 +94,10 @@ func (s *Server) restRoute(route Route, h restHandler) http.Handler {
 		if r.TLS != nil {
 			base = "https://" + r.Host
 		}
-		res := h(r, base, acc, x.body)
-		s.mu.Unlock()
+		res := func() restResult {
+			defer s.mu.Unlock() // held by no handler that panics
+			return h(r, base, acc, x.body)
+		}()
 		switch {
 		case res.status >= 400:
 			writeProblem(w, res.status, res.detail, res.items)
@@ -165,10 +168,10 @@ func (s *Server) handleUsers(r *http.Request, base string, acc *account, _ []byt
 	}
 	with := withSet(q)
 	total := len(acc.Users)
-	from := (page - 1) * limit
-	if from >= total {
+	if page-1 >= (total+limit-1)/limit { // before multiplying: page may be huge
 		return restResult{status: http.StatusNoContent}
 	}
+	from := (page - 1) * limit
 	to := min(from+limit, total)
 	users := make([]map[string]any, 0, to-from)
 	for _, u := range acc.Users[from:to] {
