@@ -49,6 +49,7 @@ import (
 
 	"github.com/amojo-go/amojo"
 	"github.com/amojo-go/amojo/amojotest"
+	"github.com/amojo-go/amojo/examples/internal/accountenv"
 )
 
 // seed is the conversation of amoCRM's import walk-through; it equals
@@ -111,8 +112,7 @@ type config struct {
 	recreate     bool
 	title        string
 
-	channelID, secret, crmURL, token string
-	amojoURL, accountID, botID       string
+	accountenv.Env
 }
 
 // run is the program; it returns the exit status.
@@ -145,24 +145,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "%s: -concurrency must be at least 1\n", prog)
 		return exitUsage
 	}
-	cfg.channelID, cfg.secret = getenv("AMOJO_CHANNEL_ID"), getenv("AMOJO_CHANNEL_SECRET")
-	cfg.crmURL, cfg.token = getenv("AMOCRM_BASE_URL"), getenv("AMOCRM_TOKEN")
-	cfg.amojoURL, cfg.accountID, cfg.botID = getenv("AMOJO_BASE_URL"), getenv("AMOJO_ACCOUNT_ID"), getenv("AMOJO_BOT_ID")
-	fake := cfg.channelID == "" && cfg.secret == "" && cfg.crmURL == "" && cfg.token == ""
-	if !fake {
-		var missing []string
-		for _, v := range []struct{ name, val string }{
-			{"AMOJO_CHANNEL_ID", cfg.channelID}, {"AMOJO_CHANNEL_SECRET", cfg.secret},
-			{"AMOCRM_BASE_URL", cfg.crmURL}, {"AMOCRM_TOKEN", cfg.token},
-		} {
-			if v.val == "" {
-				missing = append(missing, v.name)
-			}
-		}
-		if len(missing) > 0 {
-			fmt.Fprintf(stderr, "%s: set %s too (or none of them to use the in-process fake amoCRM)\n", prog, strings.Join(missing, " and "))
-			return exitUsage
-		}
+	cfg.Env = accountenv.Read(getenv)
+	fake := cfg.Fake()
+	if missing := cfg.Missing(); !fake && len(missing) > 0 {
+		fmt.Fprintf(stderr, "%s: set %s too (or none of them to use the in-process fake amoCRM)\n", prog, strings.Join(missing, " and "))
+		return exitUsage
 	}
 
 	in, err := openInput(cfg.file)
@@ -173,7 +160,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer in.Close()
 
 	// Check the whole input before anything is sent.
-	plan, err := check(in, cfg.botID != "" || fake)
+	plan, err := check(in, cfg.BotID != "" || fake)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %s: %s\n", prog, in.name, oneLine(err))
 		return exitUsage
@@ -194,23 +181,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		chats, crm = srv.Client(), srv.CRMClient()
 		opts = append(opts, amojo.WithBotRefID(srv.Channel().Bot.ID))
 	} else {
-		copts := []amojo.Option{}
-		if cfg.amojoURL != "" {
-			copts = append(copts, amojo.WithBaseURL(cfg.amojoURL))
-		}
-		if chats, err = amojo.NewClient(cfg.channelID, cfg.secret, copts...); err != nil {
-			fmt.Fprintf(stderr, "%s: AMOJO_*: %s\n", prog, oneLine(err))
+		if chats, crm, err = cfg.Clients(); err != nil {
+			fmt.Fprintf(stderr, "%s: %s\n", prog, oneLine(err))
 			return exitUsage
 		}
-		if crm, err = amojo.NewCRMClient(cfg.crmURL, amojo.StaticToken(cfg.token)); err != nil {
-			fmt.Fprintf(stderr, "%s: AMOCRM_*: %s\n", prog, oneLine(err))
-			return exitUsage
+		if cfg.AccountID != "" {
+			opts = append(opts, amojo.WithAccountID(cfg.AccountID))
 		}
-		if cfg.accountID != "" {
-			opts = append(opts, amojo.WithAccountID(cfg.accountID))
-		}
-		if cfg.botID != "" {
-			opts = append(opts, amojo.WithBotRefID(cfg.botID))
+		if cfg.BotID != "" {
+			opts = append(opts, amojo.WithBotRefID(cfg.BotID))
 		}
 	}
 	opts = append(opts, amojo.WithConcurrency(cfg.concurrency), amojo.WithNotifyNewest(cfg.notifyNewest), amojo.WithChannelTitle(cfg.title),
@@ -519,7 +498,7 @@ func maxTime(a, b time.Time) time.Time {
 func printPlan(w io.Writer, name string, p *plan, cfg config, fake bool) {
 	target := "the in-process fake amoCRM"
 	if !fake {
-		target = cfg.crmURL
+		target = cfg.CRMURL
 	}
 	fmt.Fprintf(w, "dry run: %s is valid; nothing was sent.\n", name)
 	fmt.Fprintf(w, "plan for %s:\n", target)

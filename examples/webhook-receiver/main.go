@@ -36,6 +36,7 @@ import (
 	"syscall"
 
 	"github.com/amojo-go/amojo/amojotest"
+	"github.com/amojo-go/amojo/examples/internal/accountenv"
 )
 
 const prog = "webhook-receiver"
@@ -60,8 +61,7 @@ type config struct {
 	addr  string
 	title string
 
-	channelID, secret, crmURL, token string
-	amojoURL, accountID              string
+	accountenv.Env
 }
 
 // run is the program; it returns the exit status.
@@ -108,29 +108,18 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		fmt.Fprintf(stderr, "%s: -title must not be empty\n", prog)
 		return cfg, exitUsage, false
 	}
-	cfg.channelID, cfg.secret = getenv("AMOJO_CHANNEL_ID"), getenv("AMOJO_CHANNEL_SECRET")
-	cfg.crmURL, cfg.token = getenv("AMOCRM_BASE_URL"), getenv("AMOCRM_TOKEN")
-	cfg.amojoURL, cfg.accountID = getenv("AMOJO_BASE_URL"), getenv("AMOJO_ACCOUNT_ID")
+	cfg.Env = accountenv.Read(getenv)
 	if cfg.addr == "" {
 		cfg.addr = getenv("WEBHOOK_ADDR")
 	}
-	cfg.fake = cfg.channelID == "" && cfg.secret == "" && cfg.crmURL == "" && cfg.token == ""
+	cfg.fake = cfg.Fake()
 	if cfg.fake {
 		if cfg.addr == "" {
 			cfg.addr = "127.0.0.1:0"
 		}
 		return cfg, exitOK, true
 	}
-	var missing []string
-	for _, v := range []struct{ name, val string }{
-		{"AMOJO_CHANNEL_ID", cfg.channelID}, {"AMOJO_CHANNEL_SECRET", cfg.secret},
-		{"AMOCRM_BASE_URL", cfg.crmURL}, {"AMOCRM_TOKEN", cfg.token},
-	} {
-		if v.val == "" {
-			missing = append(missing, v.name)
-		}
-	}
-	if len(missing) > 0 {
+	if missing := cfg.Missing(); len(missing) > 0 {
 		fmt.Fprintf(stderr, "%s: set %s too (or none of them to run the demo against an in-process fake amoCRM)\n", prog, strings.Join(missing, " and "))
 		return cfg, exitUsage, false
 	}

@@ -75,17 +75,9 @@ func (r *receiver) stop() error {
 func clients(cfg config) (*amojo.Client, *amojo.CRMClient, func(), error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	opts := []amojo.Option{amojo.WithHTTPClient(hc)}
-	if cfg.amojoURL != "" {
-		opts = append(opts, amojo.WithBaseURL(cfg.amojoURL))
-	}
-	chats, err := amojo.NewClient(cfg.channelID, cfg.secret, opts...)
+	chats, crm, err := cfg.Clients(amojo.WithHTTPClient(hc))
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("AMOJO_*: %w", err)
-	}
-	crm, err := amojo.NewCRMClient(cfg.crmURL, amojo.StaticToken(cfg.token), amojo.WithHTTPClient(hc))
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("AMOCRM_*: %w", err)
+		return nil, nil, nil, err
 	}
 	return chats, crm, tr.CloseIdleConnections, nil
 }
@@ -111,7 +103,7 @@ func serve(ctx context.Context, cfg config, out, errOut io.Writer) int {
 		return exitUsage
 	}
 	defer closeIdle()
-	conn, err := connect(ctx, chats, crm, cfg.accountID, cfg.title)
+	conn, err := connect(ctx, chats, crm, cfg.AccountID, cfg.title)
 	if err != nil {
 		fmt.Fprintf(errOut, "%s: connect: %s\n", prog, oneLine(err))
 		return exitFailed
@@ -119,7 +111,7 @@ func serve(ctx context.Context, cfg config, out, errOut io.Writer) int {
 	fmt.Fprintf(out, "Connected channel %s to account %s (scope %s).\n", chats.ChannelID(), conn.AccountID, conn.ScopeID)
 
 	e := &echoer{client: chats, now: time.Now, out: out}
-	r, err := listen(cfg.addr, cfg.secret, e, errOut)
+	r, err := listen(cfg.addr, cfg.Secret, e, errOut)
 	if err != nil {
 		fmt.Fprintf(errOut, "%s: listen: %s\n", prog, oneLine(err))
 		return exitFailed
