@@ -52,10 +52,14 @@ type requester struct {
 
 func newRequester(o *options, defaultRate float64, defaultBurst int, auth authorizeFunc) *requester {
 	hc := o.httpClient
-	if hc.Jar != nil {
+	if hc.Jar != nil || hc.Timeout == 0 {
 		// Never send cookies: amoCRM refuses session cookies on the API.
+		// And bound every attempt, so no call can hang forever.
 		c := *hc
 		c.Jar = nil
+		if c.Timeout == 0 {
+			c.Timeout = DefaultTimeout
+		}
 		hc = &c
 	}
 	r := &requester{o: o, hc: hc, authorize: auth}
@@ -176,13 +180,6 @@ func (r *requester) waitWindow(ctx context.Context) error {
 
 // attempt sends one signed request and decodes its answer.
 func (r *requester) attempt(ctx context.Context, req request, fullURL, signedPath string, body []byte) (int, error) {
-	if r.hc.Timeout == 0 {
-		// An http.Client without a timeout: bound the attempt anyway, so no
-		// call can hang forever.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
-		defer cancel()
-	}
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
