@@ -490,6 +490,12 @@ func (e MessageEdit) payload() editPayload {
 // it for asynchronous processing; the answer carries amojo's ids. m is
 // validated first (see Message.Validate) and nothing is sent when it is
 // invalid.
+//
+// A failed attempt is retried with the same msgid, which amoCRM uses to
+// refuse a second copy. So when an answer is lost after amoCRM stored the
+// message, the retry is refused (a 400 *APIError) although the message is
+// there: look for its msgid in History (message.client_id) before treating
+// such an error as a failure. The Importer does exactly that.
 func (c *Client) SendMessage(ctx context.Context, scopeID string, m Message) (*SentMessage, error) {
 	if err := checkID("scopeID", scopeID); err != nil {
 		return nil, err
