@@ -43,7 +43,7 @@ func NewClient(channelID, secret string, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{channelID: channelID, secret: secret}
-	c.r = newRequester(o, 0, 0, c.sign)
+	c.r = newRequester(o, nil, c.sign)
 	return c, nil
 }
 

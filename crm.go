@@ -74,14 +74,10 @@ func NewCRMClient(baseURL string, tokens TokenSource, opts ...Option) (*CRMClien
 		return nil, err
 	}
 	c := &CRMClient{tokens: tokens}
-	c.r = newRequester(o, DefaultCRMRateLimit, DefaultCRMRateLimit, c.bearer)
+	// By default at most 7 in any one-second window: never more than amoCRM
+	// allows, however the server counts (per second, sliding, or token bucket).
+	c.r = newRequester(o, newWindowLimiter(DefaultCRMRateLimit, time.Second), c.bearer)
 	c.r.rest = true
-	if !o.rateSet {
-		// At most 7 in any one-second window: never more than amoCRM allows,
-		// however the server counts (per second, sliding, or token bucket).
-		c.r.limiter = nil
-		c.r.window = newWindowLimiter(DefaultCRMRateLimit, time.Second)
-	}
 	return c, nil
 }
 

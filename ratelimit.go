@@ -3,7 +3,40 @@ package amojo
 import (
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
+
+// rateLimiter decides whether a request may start. admit reads the clock
+// once, under the limiter's lock; it records a request starting then and
+// returns 0, or returns how long to wait before asking again and records
+// nothing, so a caller that gives up waiting leaves no trace.
+type rateLimiter interface {
+	admit(clock func() time.Time) time.Duration
+}
+
+// tokenBucket is the limiter of WithRateLimit: perSecond requests per second
+// with bursts of burst.
+type tokenBucket struct {
+	mu sync.Mutex
+	l  *rate.Limiter
+}
+
+func newTokenBucket(perSecond float64, burst int) *tokenBucket {
+	return &tokenBucket{l: rate.NewLimiter(rate.Limit(perSecond), burst)}
+}
+
+func (b *tokenBucket) admit(clock func() time.Time) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := clock()
+	res := b.l.ReserveN(now, 1) // burst ≥ 1: WithRateLimit checks it
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return d
+	}
+	return 0
+}
 
 // windowLimiter admits at most n requests in any window of length per: a
 // sliding log of the last n start times. It is stricter than a token bucket of
@@ -23,10 +56,7 @@ func newWindowLimiter(n int, per time.Duration) *windowLimiter {
 }
 
 // admit starts a request now if that keeps every window of length per at n
-// requests or fewer, and returns 0; otherwise it returns how long to wait
-// before asking again. Only requests that start are recorded, so a caller that
-// gives up waiting leaves no trace. The clock is read under the lock, so the
-// recorded times are in order.
+// requests or fewer (see rateLimiter).
 func (w *windowLimiter) admit(clock func() time.Time) time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -213,3 +213,24 @@ func TestWindowLimiter(t *testing.T) {
 		}
 	}
 }
+
+func TestTokenBucketBooksNothingWhileWaiting(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms int) func() time.Time {
+		return func() time.Time { return start.Add(time.Duration(ms) * time.Millisecond) }
+	}
+	b := newTokenBucket(2, 1) // one request every 500ms
+	if d := b.admit(at(0)); d != 0 {
+		t.Fatalf("first request waits %v", d)
+	}
+	// Callers that ask and give up do not push the next slot back.
+	for range 5 {
+		if d := b.admit(at(100)); d != 400*time.Millisecond {
+			t.Fatalf("wait %v, want 400ms", d)
+		}
+	}
+	if d := b.admit(at(500)); d != 0 {
+		t.Fatalf("at 500ms: wait %v, want 0", d)
+	}
+}

@@ -12,8 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // maxResponseBody bounds a successful response body read into memory.
@@ -44,13 +42,14 @@ type authorizeFunc func(ctx context.Context, req *http.Request, body []byte, now
 type requester struct {
 	o         *options
 	hc        *http.Client
-	limiter   *rate.Limiter
-	window    *windowLimiter // used instead of limiter when set
+	limiter   rateLimiter // nil: no limit
 	authorize authorizeFunc
 	rest      bool // REST v4: a 403 is "forbidden", never a bad signature
 }
 
-func newRequester(o *options, defaultRate float64, defaultBurst int, auth authorizeFunc) *requester {
+// newRequester builds the request path; defaultLimit applies unless
+// WithRateLimit says otherwise (nil: no limit).
+func newRequester(o *options, defaultLimit rateLimiter, auth authorizeFunc) *requester {
 	hc := o.httpClient
 	if hc.Jar != nil || hc.Timeout == 0 {
 		// Never send cookies: amoCRM refuses session cookies on the API.
@@ -62,13 +61,12 @@ func newRequester(o *options, defaultRate float64, defaultBurst int, auth author
 		}
 		hc = &c
 	}
-	r := &requester{o: o, hc: hc, authorize: auth}
-	perSecond, burst := defaultRate, defaultBurst
+	r := &requester{o: o, hc: hc, authorize: auth, limiter: defaultLimit}
 	if o.rateSet {
-		perSecond, burst = o.rateLimit, o.rateBurst
-	}
-	if perSecond > 0 {
-		r.limiter = rate.NewLimiter(rate.Limit(perSecond), burst)
+		r.limiter = nil
+		if o.rateLimit > 0 {
+			r.limiter = newTokenBucket(o.rateLimit, o.rateBurst)
+		}
 	}
 	return r
 }
@@ -140,35 +138,14 @@ func (r *requester) wrapAttempts(err error, attempts int) error {
 	return &RetryError{Attempts: attempts, Err: err}
 }
 
-// waitRate blocks until the rate limiter admits one more request, measuring
-// time with the client's clock.
+// waitRate blocks until the rate limiter admits one more request. Time is
+// measured with waitNow, the clock of the time really waited.
 func (r *requester) waitRate(ctx context.Context) error {
-	if r.window != nil {
-		return r.waitWindow(ctx)
-	}
 	if r.limiter == nil {
 		return nil
 	}
-	now := r.o.waitNow()
-	res := r.limiter.ReserveN(now, 1)
-	if !res.OK() {
-		return errors.New("rate limit burst is zero")
-	}
-	d := res.DelayFrom(now)
-	if d <= 0 {
-		return nil
-	}
-	if !r.o.sleep(ctx.Done(), d) {
-		res.CancelAt(r.o.waitNow())
-		return ctx.Err()
-	}
-	return nil
-}
-
-// waitWindow blocks until the sliding-window limiter admits one more request.
-func (r *requester) waitWindow(ctx context.Context) error {
 	for {
-		d := r.window.admit(r.o.waitNow)
+		d := r.limiter.admit(r.o.waitNow)
 		if d <= 0 {
 			return nil
 		}

@@ -192,11 +192,11 @@ func TestFrozenClockDoesNotFreezeTheRateLimit(t *testing.T) {
 		t.Fatal("the rate limiter follows the frozen clock")
 	}
 	for range 7 {
-		if d := crm.r.window.admit(crm.r.o.waitNow); d != 0 {
+		if d := crm.r.limiter.admit(crm.r.o.waitNow); d != 0 {
 			t.Fatalf("waited %v within the burst", d)
 		}
 	}
-	if d := crm.r.window.admit(crm.r.o.waitNow); d <= 0 || d > time.Second {
+	if d := crm.r.limiter.admit(crm.r.o.waitNow); d <= 0 || d > time.Second {
 		t.Fatalf("8th request waits %v, want (0, 1s]", d)
 	}
 }
