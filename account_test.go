@@ -129,7 +129,7 @@ func TestCRMRetryAfter429(t *testing.T) {
 		delays = append(delays, d)
 		return true
 	}
-	c, s := restSetup(t, restWithSleeper(sleeper))
+	c, s := restSetup(t, withTestSleep(sleeper))
 	var calls int
 	ok := restFixture(t, "account_response.json")
 	s.handle("GET", "/api/v4/account", func(w http.ResponseWriter, r *http.Request) {

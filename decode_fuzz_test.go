@@ -2,8 +2,6 @@ package amojo
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -11,17 +9,7 @@ import (
 // to History, SendMessage/EditMessage, CreateChat and Connect, exactly as the
 // client decodes them. They may fail but must never panic.
 func FuzzDecodeResponses(f *testing.F) {
-	files, err := filepath.Glob(filepath.Join("testdata", "responses", "*.json"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	addCorpusFiles(f, "responses")
 	for _, s := range []string{
 		``, `null`, `{}`, `[]`, `{"messages":null}`, `{"messages":[null]}`,
 		`{"messages":[{"timestamp":-1,"msec_timestamp":9223372036854775807,"receiver":null,"sender":{"profile":null}}]}`,

@@ -2,10 +2,6 @@ package amojo
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/md5"
-	"crypto/sha1"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"io"
@@ -37,18 +33,6 @@ func vecDate(t testing.TB, s string) time.Time {
 		t.Fatal(err)
 	}
 	return tm
-}
-
-// hmacSHA1Hex and md5Hex compute signatures independently of signer.go.
-func hmacSHA1Hex(secret, method, contentMD5, contentType, date, path string) string {
-	m := hmac.New(sha1.New, []byte(secret))
-	m.Write([]byte(strings.Join([]string{method, contentMD5, contentType, date, path}, "\n")))
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-func md5Hex(b []byte) string {
-	s := md5.Sum(b)
-	return hex.EncodeToString(s[:])
 }
 
 // wireRequest is a request as the stub server saw it.
@@ -175,11 +159,11 @@ func checkWire(t *testing.T, r wireRequest, method, path, query string, now time
 	if got := r.Header.Get("Content-Type"); got != "application/json" {
 		t.Errorf("Content-Type = %q", got)
 	}
-	md := md5Hex(r.Body)
+	md := referenceMD5(r.Body)
 	if got := r.Header.Get("Content-MD5"); got != md {
 		t.Errorf("Content-MD5 = %q, want %q", got, md)
 	}
-	sig := hmacSHA1Hex(vecSecret, method, md, "application/json", date, path)
+	sig := referenceSignature(vecSecret, method, md, "application/json", date, path)
 	if got := r.Header.Get("X-Signature"); got != sig {
 		t.Errorf("X-Signature = %q, want %q", got, sig)
 	}

@@ -98,7 +98,7 @@ func restBurst(t *testing.T, n int, opts ...Option) []time.Duration {
 	t.Helper()
 	start := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	clk := newRestFakeClock(start, n)
-	c, s := restSetup(t, append([]Option{WithClock(clk.Now), restWithSleeper(clk.Sleep)}, opts...)...)
+	c, s := restSetup(t, append([]Option{WithClock(clk.Now), withTestSleep(clk.Sleep)}, opts...)...)
 	var mu sync.Mutex
 	var seen []time.Duration
 	body := restFixture(t, "account_response.json")

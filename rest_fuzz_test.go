@@ -3,8 +3,6 @@ package amojo
 import (
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,17 +12,7 @@ import (
 // problem+json error body, the HAL answers of account, users, contacts and
 // chat links, and the request_id matching built on them. None may panic.
 func FuzzDecodeREST(f *testing.F) {
-	files, err := filepath.Glob(filepath.Join("testdata", "rest", "*.json"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	addCorpusFiles(f, "rest")
 	f.Add([]byte(`{"validation-errors":[{"request_id":7,"errors":null}],"title":1}`))
 	f.Add([]byte(`{"_embedded":{"contacts":[{"id":"1","request_id":null}],"chats":[{"request_id":1.5e3}]}}`))
 	f.Add([]byte(`{"_links":{"next":{"href":""}},"_embedded":{"users":[{"id":-1}]}}`))

@@ -20,14 +20,6 @@ const restToken = "test-token-5f2836a8"
 // request to a hard-coded absolute path misses it.
 const restBase = "/crm"
 
-// restWithSleeper replaces the client's waiting (rate limit and retry back-off).
-func restWithSleeper(f func(done <-chan struct{}, d time.Duration) bool) Option {
-	return func(o *options) error {
-		o.sleep, o.testWait = f, true
-		return nil
-	}
-}
-
 // restRecorded is one request as the test server saw it.
 type restRecorded struct {
 	Method string
@@ -71,7 +63,7 @@ func restSetup(t *testing.T, opts ...Option) (*CRMClient, *restServer) {
 		s.mux.ServeHTTP(w, r)
 	}))
 	t.Cleanup(s.Close)
-	base := []Option{restWithSleeper(func(<-chan struct{}, time.Duration) bool { return true })}
+	base := []Option{withTestSleep(func(<-chan struct{}, time.Duration) bool { return true })}
 	c, err := NewCRMClient(s.URL+restBase, StaticToken(restToken), append(base, opts...)...)
 	if err != nil {
 		t.Fatal(err)

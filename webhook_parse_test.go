@@ -525,14 +525,7 @@ func validKind(k EventKind) bool {
 }
 
 func FuzzParseWebhook(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "webhooks", "*.json"))
-	for _, file := range files {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	addCorpusFiles(f, "webhooks")
 	f.Add([]byte(`{"message":{"message":{"markup":{"buttons":[[{"text":1}]]},"reply_to":{}}}}`))
 	f.Add([]byte(`{"action":{"reaction":{"message":null},"user":{"id":1}}}`))
 	f.Add([]byte(`{"time":"1e400"}`))
