@@ -602,16 +602,22 @@ func (o jsonObject) str(key string) string {
 	return ""
 }
 
+// numeric returns the text of a value given as a JSON number or a string.
+func (o jsonObject) numeric(key string) (string, bool) {
+	switch v := o[key].(type) {
+	case json.Number:
+		return v.String(), true
+	case string:
+		return strings.TrimSpace(v), true
+	}
+	return "", false
+}
+
 // int reads an integer given as a JSON number or a numeric string. Fractions
 // are truncated; values that are not numbers or do not fit read as 0.
 func (o jsonObject) int(key string) int64 {
-	var s string
-	switch v := o[key].(type) {
-	case json.Number:
-		s = v.String()
-	case string:
-		s = strings.TrimSpace(v)
-	default:
+	s, ok := o.numeric(key)
+	if !ok {
 		return 0
 	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
@@ -627,13 +633,8 @@ func (o jsonObject) int(key string) int64 {
 // float reads a number given as a JSON number or a numeric string; anything
 // else, NaN and infinities read as 0.
 func (o jsonObject) float(key string) float64 {
-	var s string
-	switch v := o[key].(type) {
-	case json.Number:
-		s = v.String()
-	case string:
-		s = strings.TrimSpace(v)
-	default:
+	s, ok := o.numeric(key)
+	if !ok {
 		return 0
 	}
 	f, err := strconv.ParseFloat(s, 64)
