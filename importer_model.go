@@ -372,12 +372,6 @@ func (s *ContactSpec) validate() error {
 }
 
 func (m *ConversationMessage) validate(c *Conversation) error {
-	if isBlank(m.MsgID) {
-		return invalid("MsgID", "required")
-	}
-	if err := checkTime("Time", m.Time, true); err != nil {
-		return err
-	}
 	switch m.From {
 	case FromClient:
 		if m.Sender != nil && m.Sender.ID != c.Client.ID {
@@ -396,10 +390,9 @@ func (m *ConversationMessage) validate(c *Conversation) error {
 	if isNilContent(m.Content) {
 		return invalid("Content", "required (the \"message\" object)")
 	}
-	if err := m.Content.validate(false); err != nil {
-		return within("Content", err)
-	}
-	return nil
+	// The rest is the chats API's own rule for the message this one becomes
+	// (the bot's id is checked by the importer, which knows it).
+	return m.message(c, "bot").Validate()
 }
 
 // message builds the chats API message for m in conversation c; botRefID is
