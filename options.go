@@ -138,8 +138,9 @@ func NoRetry() RetryPolicy { return RetryPolicy{MaxAttempts: 1} }
 // WithRetry sets the retry policy. MaxAttempts must be at least 1 and the
 // durations must not be negative; a zero duration takes its value from
 // DefaultRetryPolicy, so RetryPolicy{MaxAttempts: 6} keeps the default delays.
-func WithRetry(p RetryPolicy) Option {
+func WithRetry(policy RetryPolicy) Option {
 	return func(o *options) error {
+		p := policy // a copy: the option may be applied many times, concurrently
 		if p.MaxAttempts < 1 {
 			return invalid("RetryPolicy.MaxAttempts", "must be at least 1")
 		}
