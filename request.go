@@ -198,6 +198,15 @@ func (r *requester) attempt(ctx context.Context, req request, fullURL, signedPat
 	return resp.StatusCode, nil
 }
 
+// baseURL returns the base URL the requester sends to ("" for the zero
+// value of a client, so that printing one never panics).
+func (r *requester) baseURL() string {
+	if r == nil {
+		return ""
+	}
+	return r.o.baseURL.String()
+}
+
 // DecodeError reports a 2xx response whose body is not the JSON expected.
 type DecodeError struct {
 	Method     string
