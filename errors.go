@@ -33,7 +33,8 @@ const maxErrorBody = 4 << 10
 // APIError is a response with a status code outside 2xx. It carries what amoCRM
 // said: the status, amojo's error code and message when the body has them, the
 // problem+json fields and per-item validation errors of the REST API, the
-// Retry-After delay, and the raw body (truncated to 4 KiB).
+// Retry-After delay, the Location of a redirect, and the raw body (truncated
+// to 4 KiB).
 type APIError struct {
 	StatusCode int
 	Method     string
@@ -49,6 +50,9 @@ type APIError struct {
 	Detail string
 	// ValidationErrors lists the per-item errors of a REST v4 400 answer.
 	ValidationErrors []ItemErrors
+	// Location is where a 3xx answer points. Clients never follow redirects:
+	// the signed request or the token would go to that other server.
+	Location string
 
 	rest bool // the answer came from the REST v4 API, which signs nothing
 }
@@ -69,9 +73,9 @@ type FieldError struct {
 
 // Error returns "amojo: METHOD PATH: STATUS: message", or for a REST v4
 // problem+json body "amojo: METHOD PATH: STATUS TITLE: DETAIL", followed by
-// each validation error as "; item REQUEST_ID: PATH: DETAIL (CODE)". It never
-// contains request headers, so no secret, token or signature can leak through
-// it.
+// each validation error as "; item REQUEST_ID: PATH: DETAIL (CODE)" and, for a
+// redirect, "; redirect to LOCATION not followed". It never contains request
+// headers, so no secret, token or signature can leak through it.
 func (e *APIError) Error() string {
 	var b strings.Builder
 	b.WriteString("amojo: ")
@@ -103,6 +107,11 @@ func (e *APIError) Error() string {
 	if msg != "" {
 		b.WriteString(": ")
 		b.WriteString(msg)
+	}
+	if e.Location != "" {
+		b.WriteString("; redirect to ")
+		b.WriteString(e.Location)
+		b.WriteString(" not followed")
 	}
 	for _, item := range e.ValidationErrors {
 		for _, fe := range item.Errors {
@@ -155,6 +164,12 @@ func newAPIError(method, path string, resp *http.Response, body []byte, now time
 		Method:     method,
 		Path:       path,
 		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), now),
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		e.Location = resp.Header.Get("Location")
+		if loc, err := resp.Location(); err == nil {
+			e.Location = loc.String()
+		}
 	}
 	if len(body) > maxErrorBody {
 		body = body[:maxErrorBody]

@@ -79,10 +79,11 @@ func parseBaseURL(rawURL string) (*url.URL, error) {
 	return u, nil
 }
 
-// WithHTTPClient sets the *http.Client used to send requests. Its Timeout
-// bounds each attempt (a zero Timeout gets DefaultTimeout per attempt, so no
-// call can hang forever); a nil client is an error. Its cookie jar is never
-// used.
+// WithHTTPClient sets the *http.Client used to send requests; a nil client is
+// an error. The client sends with a copy of it and never changes hc itself. Its
+// Timeout bounds each attempt (a zero Timeout gets DefaultTimeout per attempt,
+// so no call can hang forever). Its cookie jar and CheckRedirect are never
+// used: redirects are never followed (see APIError.Location).
 func WithHTTPClient(hc *http.Client) Option {
 	return func(o *options) error {
 		if hc == nil {

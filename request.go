@@ -50,18 +50,7 @@ type requester struct {
 // newRequester builds the request path; defaultLimit applies unless
 // WithRateLimit says otherwise (nil: no limit).
 func newRequester(o *options, defaultLimit rateLimiter, auth authorizeFunc) *requester {
-	hc := o.httpClient
-	if hc.Jar != nil || hc.Timeout == 0 {
-		// Never send cookies: amoCRM refuses session cookies on the API.
-		// And bound every attempt, so no call can hang forever.
-		c := *hc
-		c.Jar = nil
-		if c.Timeout == 0 {
-			c.Timeout = DefaultTimeout
-		}
-		hc = &c
-	}
-	r := &requester{o: o, hc: hc, authorize: auth, limiter: defaultLimit}
+	r := &requester{o: o, hc: sendingClient(o.httpClient), authorize: auth, limiter: defaultLimit}
 	if o.rateSet {
 		r.limiter = nil
 		if o.rateLimit > 0 {
