@@ -77,8 +77,9 @@ type CRMClient struct {
 }
 
 // NewCRMClient returns a REST v4 client for the account at baseURL, such as
-// "https://example.amocrm.ru". Any http(s) URL is accepted, for tests and
-// proxies. tokens must not be nil. A WithBaseURL option overrides baseURL.
+// "https://example.amocrm.ru". Any https URL is accepted (a proxy), plain
+// http:// only for a loopback host (a test server) or with WithInsecureHTTP.
+// tokens must not be nil. A WithBaseURL option overrides baseURL.
 func NewCRMClient(baseURL string, tokens TokenSource, opts ...Option) (*CRMClient, error) {
 	if tokens == nil {
 		return nil, invalid("tokens", "nil TokenSource")

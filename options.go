@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -24,6 +25,8 @@ type options struct {
 	rateBurst  int
 	logger     *slog.Logger
 	userAgent  string
+	// insecureHTTP allows an http:// base URL for a host that is not loopback.
+	insecureHTTP bool
 	// sleep waits for d or until ctx is done; tests replace it.
 	sleep func(ctxDone <-chan struct{}, d time.Duration) bool
 	// waitNow is the clock of the rate limiter, which measures the time
@@ -40,9 +43,11 @@ const DefaultTimeout = 30 * time.Second
 const DefaultUserAgent = "amojo-go/1"
 
 // WithBaseURL sets the server the client talks to: DefaultBaseURL,
-// KommoBaseURL, or any http(s) URL (a test server, a proxy). A path in the URL
-// is kept as a prefix. An unparsable URL or one without scheme and host makes
-// the constructor fail.
+// KommoBaseURL, or any https URL (a proxy). A path in the URL is kept as a
+// prefix. Plain http:// is accepted for loopback hosts (127.0.0.0/8, ::1,
+// localhost: a test server, amojotest) and, for any other host, only with
+// WithInsecureHTTP. An unparsable URL or one without scheme and host makes the
+// constructor fail.
 func WithBaseURL(rawURL string) Option {
 	return func(o *options) error {
 		u, err := parseBaseURL(rawURL)
@@ -77,6 +82,38 @@ func parseBaseURL(rawURL string) (*url.URL, error) {
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
 	return u, nil
+}
+
+// WithInsecureHTTP allows a plain http:// base URL for a host that is not
+// loopback, such as a proxy on a trusted network that adds TLS on its way to
+// amoCRM. Without it such a URL makes the constructor fail, because over plain
+// HTTP anyone on the path reads the Bearer token and can replay a signed
+// chats request for 15 minutes. Loopback URLs (127.0.0.0/8, ::1, localhost)
+// never need it.
+func WithInsecureHTTP() Option {
+	return func(o *options) error {
+		o.insecureHTTP = true
+		return nil
+	}
+}
+
+// checkScheme refuses a plain http:// URL for a host that is not loopback,
+// unless WithInsecureHTTP allows it.
+func (o *options) checkScheme() error {
+	if o.baseURL == nil || o.baseURL.Scheme != "http" || o.insecureHTTP || isLoopbackHost(o.baseURL.Hostname()) {
+		return nil
+	}
+	return invalid("BaseURL", "http:// to a host that is not loopback sends credentials in clear; use https, or allow it with WithInsecureHTTP")
+}
+
+// isLoopbackHost reports whether host is localhost or an address in
+// 127.0.0.0/8 or ::1 (IPv4-mapped forms included).
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // WithHTTPClient sets the *http.Client used to send requests; a nil client is
@@ -234,6 +271,9 @@ func buildOptions(defaultBase string, opts []Option) (*options, error) {
 			}
 			return nil, fmt.Errorf("amojo: option %d: %w", i, err)
 		}
+	}
+	if err := o.checkScheme(); err != nil {
+		return nil, err
 	}
 	if o.httpClient == nil {
 		o.httpClient = &http.Client{Timeout: DefaultTimeout}

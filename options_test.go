@@ -22,13 +22,14 @@ import (
 // the package, keyed by its name.
 func sharedOptions() map[string]Option {
 	return map[string]Option{
-		"WithBaseURL":    WithBaseURL("https://amojo.example/prefix/"),
-		"WithHTTPClient": WithHTTPClient(&http.Client{}),
-		"WithClock":      WithClock(time.Now),
-		"WithRetry":      WithRetry(RetryPolicy{MaxAttempts: 3}), // zero durations: the option fills them in
-		"WithRateLimit":  WithRateLimit(5, 2),
-		"WithLogger":     WithLogger(slog.New(slog.DiscardHandler)),
-		"WithUserAgent":  WithUserAgent("test-agent/1"),
+		"WithBaseURL":      WithBaseURL("https://amojo.example/prefix/"),
+		"WithHTTPClient":   WithHTTPClient(&http.Client{}),
+		"WithClock":        WithClock(time.Now),
+		"WithRetry":        WithRetry(RetryPolicy{MaxAttempts: 3}), // zero durations: the option fills them in
+		"WithRateLimit":    WithRateLimit(5, 2),
+		"WithLogger":       WithLogger(slog.New(slog.DiscardHandler)),
+		"WithUserAgent":    WithUserAgent("test-agent/1"),
+		"WithInsecureHTTP": WithInsecureHTTP(),
 	}
 }
 
@@ -102,4 +103,38 @@ func TestSharedOptionsCoverEveryOption(t *testing.T) {
 	slices.Sort(constructors)
 	slices.Sort(listed)
 	assert.Equal(t, constructors, listed, "add every Option constructor to sharedOptions")
+}
+
+func TestPlainHTTPNeedsLoopbackOrOptIn(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{
+		"http://127.0.0.1:8080", "http://127.1.2.3", "http://[::1]:9000/prefix",
+		"http://localhost", "http://LocalHost:80", "http://localhost.:80", "http://[::ffff:127.0.0.1]:1",
+		"https://amojo.example", "https://10.0.0.1",
+	} {
+		c, err := NewClient("ch", "secret", WithBaseURL(u))
+		if assert.NoError(t, err, u) {
+			assert.Equal(t, u, c.BaseURL())
+		}
+		_, err = NewCRMClient(u, StaticToken("t"))
+		assert.NoError(t, err, u)
+	}
+	for _, u := range []string{
+		"http://amojo.amocrm.ru", "http://example.amocrm.ru", "http://10.0.0.1:8080", "http://0.0.0.0:8080",
+		"http://[::]:80", "http://localhost.example", "http://127.0.0.1.example", "http://192.168.1.1",
+	} {
+		_, err := NewClient("ch", "secret", WithBaseURL(u))
+		wantValidation(t, err, "BaseURL")
+		assert.Contains(t, err.Error(), "WithInsecureHTTP", u)
+		_, err = NewCRMClient(u, StaticToken("t"))
+		wantValidation(t, err, "BaseURL")
+
+		// The opt-in works in either order.
+		c, err := NewClient("ch", "secret", WithInsecureHTTP(), WithBaseURL(u))
+		if assert.NoError(t, err, u) {
+			assert.Equal(t, u, c.BaseURL())
+		}
+		_, err = NewCRMClient(u, StaticToken("t"), WithInsecureHTTP())
+		assert.NoError(t, err, u)
+	}
 }

@@ -16,7 +16,7 @@ import (
 type Env struct {
 	ChannelID string // AMOJO_CHANNEL_ID, required
 	Secret    string `json:"-"` // AMOJO_CHANNEL_SECRET, required
-	CRMURL    string // AMOCRM_BASE_URL, required: https://SUBDOMAIN.amocrm.ru or any URL
+	CRMURL    string // AMOCRM_BASE_URL, required: https://SUBDOMAIN.amocrm.ru (http only on loopback)
 	Token     string `json:"-"` // AMOCRM_TOKEN, required: a long-lived token or an OAuth access token
 	AmojoURL  string // AMOJO_BASE_URL, optional: amojo.DefaultBaseURL when empty
 	AccountID string // AMOJO_ACCOUNT_ID, optional: asked from REST when empty
