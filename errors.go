@@ -1,6 +1,7 @@
 package amojo
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,11 +31,15 @@ var (
 // maxErrorBody is how much of an error response body an APIError keeps.
 const maxErrorBody = 4 << 10
 
+// maxErrorDecode is how much of an error response body is read and decoded:
+// a REST v4 answer naming 250 invalid items runs well past maxErrorBody.
+const maxErrorDecode = 1 << 20
+
 // APIError is a response with a status code outside 2xx. It carries what amoCRM
 // said: the status, amojo's error code and message when the body has them, the
-// problem+json fields and per-item validation errors of the REST API, the
-// Retry-After delay, the Location of a redirect, and the raw body (truncated
-// to 4 KiB).
+// problem+json fields and per-item validation errors of the REST API (decoded
+// from up to 1 MiB of body), the Retry-After delay, the Location of a redirect,
+// and the raw body (truncated to 4 KiB).
 type APIError struct {
 	StatusCode int
 	Method     string
@@ -157,7 +162,8 @@ func invalid(field, reason string) *ValidationError {
 	return &ValidationError{Field: field, Reason: reason}
 }
 
-// newAPIError builds an APIError from a response and its (possibly truncated) body.
+// newAPIError builds an APIError from a response and its body, which it
+// decodes whole and keeps the first maxErrorBody bytes of.
 func newAPIError(method, path string, resp *http.Response, body []byte, now time.Time) *APIError {
 	e := &APIError{
 		StatusCode: resp.StatusCode,
@@ -171,11 +177,8 @@ func newAPIError(method, path string, resp *http.Response, body []byte, now time
 			e.Location = loc.String()
 		}
 	}
-	if len(body) > maxErrorBody {
-		body = body[:maxErrorBody]
-	}
 	if len(body) > 0 {
-		e.Body = append([]byte(nil), body...)
+		e.Body = bytes.Clone(body[:min(len(body), maxErrorBody)])
 	}
 	decodeErrorBody(e, body)
 	return e
