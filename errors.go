@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -39,7 +38,8 @@ const maxErrorDecode = 1 << 20
 // said: the status, amojo's error code and message when the body has them, the
 // problem+json fields and per-item validation errors of the REST API (decoded
 // from up to 1 MiB of body), the Retry-After delay, the Location of a redirect,
-// and the raw body (truncated to 4 KiB).
+// and the raw body (truncated to 4 KiB). Should the server echo the request's
+// token or signature, they are replaced by "[redacted]" in every field.
 type APIError struct {
 	StatusCode int
 	Method     string
@@ -79,7 +79,9 @@ type FieldError struct {
 // Error returns "amojo: METHOD PATH: STATUS: message", or for a REST v4
 // problem+json body "amojo: METHOD PATH: STATUS TITLE: DETAIL", followed by
 // each validation error as "; item REQUEST_ID: PATH: DETAIL (CODE)" and, for a
-// redirect, "; redirect to LOCATION not followed". It never contains request
+// redirect, "; redirect to LOCATION not followed". It is one line: the
+// server's text goes in without control characters, each piece cut at 512
+// bytes and the validation errors after 4 KiB. It never contains request
 // headers, so no secret, token or signature can leak through it.
 func (e *APIError) Error() string {
 	var b strings.Builder
@@ -92,7 +94,7 @@ func (e *APIError) Error() string {
 	if e.Title != "" && e.Message == "" && e.Detail != "" && e.Detail != e.Title {
 		// problem+json: "402 Payment Required: <detail>"
 		b.WriteByte(' ')
-		b.WriteString(e.Title)
+		writeClean(&b, e.Title)
 	}
 	msg := e.Message
 	if msg == "" {
@@ -106,26 +108,19 @@ func (e *APIError) Error() string {
 	}
 	if e.Code != "" {
 		b.WriteString(" [")
-		b.WriteString(e.Code)
+		writeClean(&b, e.Code)
 		b.WriteByte(']')
 	}
 	if msg != "" {
 		b.WriteString(": ")
-		b.WriteString(msg)
+		writeClean(&b, msg)
 	}
 	if e.Location != "" {
 		b.WriteString("; redirect to ")
-		b.WriteString(e.Location)
+		writeClean(&b, e.Location)
 		b.WriteString(" not followed")
 	}
-	for _, item := range e.ValidationErrors {
-		for _, fe := range item.Errors {
-			fmt.Fprintf(&b, "; item %s: %s: %s", item.RequestID, fe.Path, fe.Detail)
-			if fe.Code != "" {
-				fmt.Fprintf(&b, " (%s)", fe.Code)
-			}
-		}
-	}
+	writeItemErrors(&b, e.ValidationErrors)
 	return b.String()
 }
 
@@ -163,8 +158,9 @@ func invalid(field, reason string) *ValidationError {
 }
 
 // newAPIError builds an APIError from a response and its body, which it
-// decodes whole and keeps the first maxErrorBody bytes of.
-func newAPIError(method, path string, resp *http.Response, body []byte, now time.Time) *APIError {
+// decodes whole and keeps the first maxErrorBody bytes of. secrets are the
+// request's credentials, replaced wherever the answer repeats them.
+func newAPIError(method, path string, resp *http.Response, body []byte, now time.Time, secrets ...string) *APIError {
 	e := &APIError{
 		StatusCode: resp.StatusCode,
 		Method:     method,
@@ -177,10 +173,12 @@ func newAPIError(method, path string, resp *http.Response, body []byte, now time
 			e.Location = loc.String()
 		}
 	}
+	body = redactBytes(body, secrets)
 	if len(body) > 0 {
 		e.Body = bytes.Clone(body[:min(len(body), maxErrorBody)])
 	}
 	decodeErrorBody(e, body)
+	e.redact(secrets)
 	return e
 }
 

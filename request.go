@@ -168,7 +168,7 @@ func (r *requester) attempt(ctx context.Context, req request, fullURL, signedPat
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorDecode))
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		e := newAPIError(req.method, signedPath, resp, data, r.o.now())
+		e := newAPIError(req.method, signedPath, resp, data, r.o.now(), credentials(hreq.Header)...)
 		e.rest = r.rest
 		return resp.StatusCode, e
 	}
