@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"mime"
 	"net/http"
 	"net/url"
 	"time"
@@ -179,12 +180,30 @@ func (r *requester) attempt(ctx context.Context, req request, fullURL, signedPat
 	if len(data) > maxResponseBody {
 		return resp.StatusCode, fmt.Errorf("amojo: %s %s: response body over %d bytes", req.method, signedPath, maxResponseBody)
 	}
-	if req.out != nil && resp.StatusCode != http.StatusNoContent && len(bytes.TrimSpace(data)) > 0 {
-		if err := json.Unmarshal(data, req.out); err != nil {
-			return resp.StatusCode, &DecodeError{Method: req.method, Path: signedPath, StatusCode: resp.StatusCode, Err: err}
+	if resp.StatusCode == http.StatusNoContent || len(bytes.TrimSpace(data)) == 0 {
+		return resp.StatusCode, nil
+	}
+	if req.out == nil {
+		// Nothing to decode, but an answer that is not JSON (a captive
+		// portal's page, a proxy's error) did not come from amoCRM.
+		if !json.Valid(data) {
+			return resp.StatusCode, &DecodeError{Method: req.method, Path: signedPath, StatusCode: resp.StatusCode, Err: notJSON(resp.Header)}
 		}
+		return resp.StatusCode, nil
+	}
+	if err := json.Unmarshal(data, req.out); err != nil {
+		return resp.StatusCode, &DecodeError{Method: req.method, Path: signedPath, StatusCode: resp.StatusCode, Err: err}
 	}
 	return resp.StatusCode, nil
+}
+
+// notJSON describes a body that is not JSON by its media type, which is the
+// only part of a Content-Type header that cannot carry arbitrary text.
+func notJSON(h http.Header) error {
+	if mt, _, err := mime.ParseMediaType(h.Get("Content-Type")); err == nil {
+		return fmt.Errorf("body is not JSON (%s)", mt)
+	}
+	return errors.New("body is not JSON")
 }
 
 // baseURL returns the base URL the requester sends to ("" for the zero
