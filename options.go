@@ -235,11 +235,15 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithUserAgent sets the User-Agent header.
+// WithUserAgent sets the User-Agent header. An empty value or one with a
+// control character is an error.
 func WithUserAgent(ua string) Option {
 	return func(o *options) error {
 		if strings.TrimSpace(ua) == "" || strings.ContainsAny(ua, "\r\n") {
 			return invalid("UserAgent", "empty or multi-line")
+		}
+		if !validHeaderValue(ua) {
+			return invalid("UserAgent", "contains a control character")
 		}
 		o.userAgent = ua
 		return nil

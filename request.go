@@ -160,6 +160,10 @@ func (r *requester) attempt(ctx context.Context, req request, fullURL, signedPat
 	if err := r.authorize(ctx, hreq, body, r.o.now()); err != nil {
 		return 0, fmt.Errorf("amojo: %s %s: %w", req.method, signedPath, err)
 	}
+	if err := checkHeaders(hreq.Header); err != nil {
+		// net/http would refuse it before dialling: no retry can cure it.
+		return 0, fmt.Errorf("amojo: %s %s: %w", req.method, signedPath, err)
+	}
 	resp, err := r.hc.Do(hreq)
 	if err != nil {
 		return 0, &networkError{method: req.method, path: signedPath, err: err}
@@ -204,6 +208,31 @@ func notJSON(h http.Header) error {
 		return fmt.Errorf("body is not JSON (%s)", mt)
 	}
 	return errors.New("body is not JSON")
+}
+
+// checkHeaders reports a header value that net/http refuses to send: one
+// with a control character other than tab, such as a token with a NUL byte.
+// The error names the header, never its value.
+func checkHeaders(h http.Header) error {
+	for name, values := range h {
+		for _, v := range values {
+			if !validHeaderValue(v) {
+				return fmt.Errorf("header %s has a control character in its value", name)
+			}
+		}
+	}
+	return nil
+}
+
+// validHeaderValue reports whether v may be sent as a header value: no
+// control character but tab.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; (b < ' ' && b != '\t') || b == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // baseURL returns the base URL the requester sends to ("" for the zero

@@ -1,7 +1,10 @@
 package amojo
 
 import (
+	"context"
+	"errors"
 	"net/http"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -46,4 +49,50 @@ func TestNonJSONSuccessIsADecodeError(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestClientSideErrorsAreNotRetried checks that a request net/http cannot
+// send fails after one attempt that never reaches the server.
+func TestClientSideErrorsAreNotRetried(t *testing.T) {
+	t.Parallel()
+	for name, tok := range map[string]string{
+		"NUL":       "token\x00with-a-nul-byte",
+		"escape":    "token\x1b[2J-clears-the-screen",
+		"DEL":       "token\x7f",
+		"backspace": "token\bx",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := newScriptServer(t, status(200, `{"id":1}`))
+			var asked atomic.Int64
+			tokens := TokenFunc(func(context.Context) (string, error) {
+				asked.Add(1)
+				return tok, nil
+			})
+			sl := &sleepRecorder{}
+			crm, err := NewCRMClient(srv.URL, tokens, withTestSleep(sl.sleep))
+			require.NoError(t, err)
+			_, err = crm.Account(t.Context())
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "header Authorization has a control character")
+			assert.NotContains(t, err.Error(), tok)
+			var re *RetryError
+			assert.False(t, errors.As(err, &re), "err = %v: retried", err)
+			var ne *networkError
+			assert.False(t, errors.As(err, &ne), "err = %v: classed as a network error", err)
+			assert.EqualValues(t, 1, asked.Load(), "attempts")
+			assert.Empty(t, sl.Delays(), "back-off waits")
+			assert.Empty(t, srv.Requests(), "requests that reached the server")
+		})
+	}
+}
+
+func TestUserAgentWithControlCharactersIsRefused(t *testing.T) {
+	t.Parallel()
+	for _, ua := range []string{"agent\x00", "agent\x1b[31m", "agent\x7f", "a\nb"} {
+		_, err := NewClient("ch", "secret", WithUserAgent(ua))
+		wantValidation(t, err, "UserAgent")
+	}
+	_, err := NewClient("ch", "secret", WithUserAgent("agent/1 (tab\tok; ünïcode ok)"))
+	assert.NoError(t, err)
 }
