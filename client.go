@@ -59,6 +59,11 @@ func (c *Client) ChannelID() string { return c.channelID }
 // BaseURL returns the chats API address the client talks to.
 func (c *Client) BaseURL() string { return c.r.baseURL() }
 
+// CloseIdleConnections closes the connections the client keeps open for
+// reuse; calls made later dial again. With WithHTTPClient it closes the idle
+// connections of that client's transport.
+func (c *Client) CloseIdleConnections() { c.r.closeIdleConnections() }
+
 // String describes the client without its secret.
 func (c Client) String() string {
 	return fmt.Sprintf("amojo.Client{channel: %s, base: %s}", c.channelID, c.r.baseURL())

@@ -115,6 +115,11 @@ func (c *CRMClient) bearer(ctx context.Context, req *http.Request, _ []byte, _ t
 // BaseURL returns the REST API address the client talks to.
 func (c *CRMClient) BaseURL() string { return c.r.baseURL() }
 
+// CloseIdleConnections closes the connections the client keeps open for
+// reuse; calls made later dial again. With WithHTTPClient it closes the idle
+// connections of that client's transport.
+func (c *CRMClient) CloseIdleConnections() { c.r.closeIdleConnections() }
+
 // String describes the client without its token.
 func (c CRMClient) String() string { return "amojo.CRMClient{base: " + c.r.baseURL() + "}" }
 

@@ -121,6 +121,12 @@ func isLoopbackHost(host string) bool {
 // Timeout bounds each attempt (a zero Timeout gets DefaultTimeout per attempt,
 // so no call can hang forever). Its cookie jar and CheckRedirect are never
 // used: redirects are never followed (see APIError.Location).
+//
+// Without this option each client has its own transport with net/http's
+// default settings (proxy from the environment, HTTP/2 when the server offers
+// it) and an idle pool of 64 connections per host, enough for the SDK's own
+// concurrency, so concurrent calls reuse connections instead of paying a TLS
+// handshake each; CloseIdleConnections releases them.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(o *options) error {
 		if hc == nil {
@@ -280,7 +286,7 @@ func buildOptions(defaultBase string, opts []Option) (*options, error) {
 		return nil, err
 	}
 	if o.httpClient == nil {
-		o.httpClient = &http.Client{Timeout: DefaultTimeout}
+		o.httpClient = &http.Client{Timeout: DefaultTimeout, Transport: newDefaultTransport()}
 	}
 	o.waitNow = time.Now
 	if o.testWait {

@@ -244,6 +244,9 @@ func (r *requester) baseURL() string {
 	return r.o.baseURL.String()
 }
 
+// closeIdleConnections closes the idle connections of the client's transport.
+func (r *requester) closeIdleConnections() { r.hc.CloseIdleConnections() }
+
 // DecodeError reports a 2xx response whose body is not the JSON expected.
 type DecodeError struct {
 	Method     string
