@@ -18,10 +18,14 @@ const KommoBaseURL = "https://amojo.kommo.com"
 // Client calls the amoCRM chats API ("amojo") on behalf of one registered
 // chat channel. Every request is signed with the channel secret. A Client is
 // safe for concurrent use by many goroutines.
+//
+// Printed with any fmt verb, logged with log/slog or marshalled to JSON, a
+// Client shows its channel id and base URL, never its secret.
 type Client struct {
 	channelID string
-	secret    string
-	r         *requester
+	// r signs with the secret, which only its authorize function holds, so
+	// not even printing the struct's fields by reflection shows it.
+	r *requester
 }
 
 // NewClient returns a client for the channel channelID with its secret, as
@@ -42,30 +46,35 @@ func NewClient(channelID, secret string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{channelID: channelID, secret: secret}
-	c.r = newRequester(o, nil, c.sign)
-	return c, nil
-}
-
-func (c *Client) sign(_ context.Context, req *http.Request, body []byte, now time.Time) error {
-	SignRequest(req, body, c.secret, now)
-	return nil
+	sign := func(_ context.Context, req *http.Request, body []byte, now time.Time) error {
+		SignRequest(req, body, secret, now)
+		return nil
+	}
+	return &Client{channelID: channelID, r: newRequester(o, nil, sign)}, nil
 }
 
 // ChannelID returns the channel id the client was made with.
 func (c *Client) ChannelID() string { return c.channelID }
 
 // BaseURL returns the chats API address the client talks to.
-func (c *Client) BaseURL() string { return c.r.o.baseURL.String() }
+func (c *Client) BaseURL() string { return c.r.baseURL() }
+
+// CloseIdleConnections closes the connections the client keeps open for
+// reuse; calls made later dial again. With WithHTTPClient it closes the idle
+// connections of that client's transport.
+func (c *Client) CloseIdleConnections() { c.r.closeIdleConnections() }
 
 // String describes the client without its secret.
-func (c *Client) String() string {
-	return fmt.Sprintf("amojo.Client{channel: %s, base: %s}", c.channelID, c.BaseURL())
+func (c Client) String() string {
+	return fmt.Sprintf("amojo.Client{channel: %s, base: %s}", c.channelID, c.r.baseURL())
 }
 
+// Format prints the client as String does, for every verb (%#v included).
+func (c Client) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c.String()) }
+
 // LogValue describes the client to log/slog without its secret.
-func (c *Client) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("channel", c.channelID), slog.String("base", c.BaseURL()))
+func (c Client) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("channel", c.channelID), slog.String("base", c.r.baseURL()))
 }
 
 // ScopeID returns the scope id of the connection between channelID and the

@@ -23,14 +23,19 @@ const benchScope = "344a5002-f8ca-454d-af3d-396180102ac7_52e591f7-c98f-4255-8495
 
 func newBenchServer(b *testing.B) *httptest.Server {
 	b.Helper()
+	srv := httptest.NewServer(newMessageAnswer())
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+// newMessageAnswer answers every request as amojo answers a new_message.
+func newMessageAnswer() http.HandlerFunc {
 	resp := []byte(`{"new_message":{"conversation_id":"8e4d4baa-9e6c-4a88-838a-5f62be227bdc","sender_id":"86a0caef-41ec-49ac-814b-b27da2cea267","msgid":"1bf6a765-ec6f-4680-8cd5-6f2d31f78ebc","ref_id":"msg-1"}}`)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(resp)
-	}))
-	b.Cleanup(srv.Close)
-	return srv
+	}
 }
 
 // benchHTTPClient is the server's client with the timeout every amojo client

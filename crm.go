@@ -35,14 +35,27 @@ type TokenFunc func(ctx context.Context) (string, error)
 func (f TokenFunc) Token(ctx context.Context) (string, error) { return f(ctx) }
 
 // StaticToken is a TokenSource that always returns the same token, such as an
-// amoCRM long-lived token.
+// amoCRM long-lived token. Printed with any fmt verb, logged with log/slog or
+// marshalled (JSON, text) it reads "amojo.StaticToken(redacted)": only Token
+// gives the token.
 type StaticToken string
 
 // Token returns the token itself.
 func (t StaticToken) Token(context.Context) (string, error) { return string(t), nil }
 
+const staticTokenText = "amojo.StaticToken(redacted)"
+
 // String hides the token.
-func (t StaticToken) String() string { return "amojo.StaticToken(redacted)" }
+func (t StaticToken) String() string { return staticTokenText }
+
+// Format hides the token for every verb (%#v, %x and %q included).
+func (t StaticToken) Format(f fmt.State, verb rune) { formatRedacted(f, verb, staticTokenText) }
+
+// LogValue hides the token from log/slog.
+func (t StaticToken) LogValue() slog.Value { return slog.StringValue(staticTokenText) }
+
+// MarshalText hides the token from encoding/json and other encoders.
+func (t StaticToken) MarshalText() ([]byte, error) { return []byte(staticTokenText), nil }
 
 // CRMClient calls the amoCRM REST v4 API (https://{subdomain}.amocrm.ru or
 // https://{subdomain}.kommo.com) with a Bearer token. It shares the chats
@@ -53,7 +66,8 @@ func (t StaticToken) String() string { return "amojo.StaticToken(redacted)" }
 // and so on. WithRateLimit replaces that window by a token bucket of the given
 // rate and burst (or, with 0, turns limiting off). It never sends cookies,
 // even when the http.Client given by WithHTTPClient has a cookie jar. It is
-// safe for concurrent use.
+// safe for concurrent use. Printed with any fmt verb, logged with log/slog or
+// marshalled to JSON, it shows its base URL, never its token.
 //
 // Its calls are those a chat integration needs: Account and Users for the
 // amojo ids, CreateContacts, LinkChats and ChatLinks for the contacts of chats.
@@ -63,8 +77,9 @@ type CRMClient struct {
 }
 
 // NewCRMClient returns a REST v4 client for the account at baseURL, such as
-// "https://example.amocrm.ru". Any http(s) URL is accepted, for tests and
-// proxies. tokens must not be nil. A WithBaseURL option overrides baseURL.
+// "https://example.amocrm.ru". Any https URL is accepted (a proxy), plain
+// http:// only for a loopback host (a test server) or with WithInsecureHTTP.
+// tokens must not be nil. A WithBaseURL option overrides baseURL.
 func NewCRMClient(baseURL string, tokens TokenSource, opts ...Option) (*CRMClient, error) {
 	if tokens == nil {
 		return nil, invalid("tokens", "nil TokenSource")
@@ -98,10 +113,18 @@ func (c *CRMClient) bearer(ctx context.Context, req *http.Request, _ []byte, _ t
 }
 
 // BaseURL returns the REST API address the client talks to.
-func (c *CRMClient) BaseURL() string { return c.r.o.baseURL.String() }
+func (c *CRMClient) BaseURL() string { return c.r.baseURL() }
+
+// CloseIdleConnections closes the connections the client keeps open for
+// reuse; calls made later dial again. With WithHTTPClient it closes the idle
+// connections of that client's transport.
+func (c *CRMClient) CloseIdleConnections() { c.r.closeIdleConnections() }
 
 // String describes the client without its token.
-func (c *CRMClient) String() string { return "amojo.CRMClient{base: " + c.BaseURL() + "}" }
+func (c CRMClient) String() string { return "amojo.CRMClient{base: " + c.r.baseURL() + "}" }
+
+// Format prints the client as String does, for every verb (%#v included).
+func (c CRMClient) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c.String()) }
 
 // LogValue describes the client to log/slog without its token.
-func (c *CRMClient) LogValue() slog.Value { return slog.GroupValue(slog.String("base", c.BaseURL())) }
+func (c CRMClient) LogValue() slog.Value { return slog.GroupValue(slog.String("base", c.r.baseURL())) }

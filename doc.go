@@ -28,7 +28,10 @@
 // amoCRM's code and message, problem+json fields and per-item validation
 // errors, and matches [ErrInvalidSignature], [ErrNotFound], [ErrRateLimited] and
 // [ErrUnauthorized] with errors.Is. Input that breaks a rule of the API is
-// refused with a [*ValidationError] before anything is sent.
+// refused with a [*ValidationError] before anything is sent. Redirects are
+// never followed (a 3xx is an [*APIError] with its Location), and plain http
+// is refused for a host that is not loopback unless [WithInsecureHTTP]
+// allows it: both would hand the signed requests or the token to others.
 //
 // # Ids
 //

@@ -1,9 +1,9 @@
 package amojo
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -30,10 +30,16 @@ var (
 // maxErrorBody is how much of an error response body an APIError keeps.
 const maxErrorBody = 4 << 10
 
+// maxErrorDecode is how much of an error response body is read and decoded:
+// a REST v4 answer naming 250 invalid items runs well past maxErrorBody.
+const maxErrorDecode = 1 << 20
+
 // APIError is a response with a status code outside 2xx. It carries what amoCRM
 // said: the status, amojo's error code and message when the body has them, the
-// problem+json fields and per-item validation errors of the REST API, the
-// Retry-After delay, and the raw body (truncated to 4 KiB).
+// problem+json fields and per-item validation errors of the REST API (decoded
+// from up to 1 MiB of body), the Retry-After delay, the Location of a redirect,
+// and the raw body (truncated to 4 KiB). Should the server echo the request's
+// token or signature, they are replaced by "[redacted]" in every field.
 type APIError struct {
 	StatusCode int
 	Method     string
@@ -49,6 +55,9 @@ type APIError struct {
 	Detail string
 	// ValidationErrors lists the per-item errors of a REST v4 400 answer.
 	ValidationErrors []ItemErrors
+	// Location is where a 3xx answer points. Clients never follow redirects:
+	// the signed request or the token would go to that other server.
+	Location string
 
 	rest bool // the answer came from the REST v4 API, which signs nothing
 }
@@ -69,9 +78,11 @@ type FieldError struct {
 
 // Error returns "amojo: METHOD PATH: STATUS: message", or for a REST v4
 // problem+json body "amojo: METHOD PATH: STATUS TITLE: DETAIL", followed by
-// each validation error as "; item REQUEST_ID: PATH: DETAIL (CODE)". It never
-// contains request headers, so no secret, token or signature can leak through
-// it.
+// each validation error as "; item REQUEST_ID: PATH: DETAIL (CODE)" and, for a
+// redirect, "; redirect to LOCATION not followed". It is one line: the
+// server's text goes in without control characters, each piece cut at 512
+// bytes and the validation errors after 4 KiB. It never contains request
+// headers, so no secret, token or signature can leak through it.
 func (e *APIError) Error() string {
 	var b strings.Builder
 	b.WriteString("amojo: ")
@@ -83,7 +94,7 @@ func (e *APIError) Error() string {
 	if e.Title != "" && e.Message == "" && e.Detail != "" && e.Detail != e.Title {
 		// problem+json: "402 Payment Required: <detail>"
 		b.WriteByte(' ')
-		b.WriteString(e.Title)
+		writeClean(&b, e.Title)
 	}
 	msg := e.Message
 	if msg == "" {
@@ -97,21 +108,19 @@ func (e *APIError) Error() string {
 	}
 	if e.Code != "" {
 		b.WriteString(" [")
-		b.WriteString(e.Code)
+		writeClean(&b, e.Code)
 		b.WriteByte(']')
 	}
 	if msg != "" {
 		b.WriteString(": ")
-		b.WriteString(msg)
+		writeClean(&b, msg)
 	}
-	for _, item := range e.ValidationErrors {
-		for _, fe := range item.Errors {
-			fmt.Fprintf(&b, "; item %s: %s: %s", item.RequestID, fe.Path, fe.Detail)
-			if fe.Code != "" {
-				fmt.Fprintf(&b, " (%s)", fe.Code)
-			}
-		}
+	if e.Location != "" {
+		b.WriteString("; redirect to ")
+		writeClean(&b, e.Location)
+		b.WriteString(" not followed")
 	}
+	writeItemErrors(&b, e.ValidationErrors)
 	return b.String()
 }
 
@@ -148,21 +157,28 @@ func invalid(field, reason string) *ValidationError {
 	return &ValidationError{Field: field, Reason: reason}
 }
 
-// newAPIError builds an APIError from a response and its (possibly truncated) body.
-func newAPIError(method, path string, resp *http.Response, body []byte, now time.Time) *APIError {
+// newAPIError builds an APIError from a response and its body, which it
+// decodes whole and keeps the first maxErrorBody bytes of. secrets are the
+// request's credentials, replaced wherever the answer repeats them.
+func newAPIError(method, path string, resp *http.Response, body []byte, now time.Time, secrets ...string) *APIError {
 	e := &APIError{
 		StatusCode: resp.StatusCode,
 		Method:     method,
 		Path:       path,
 		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), now),
 	}
-	if len(body) > maxErrorBody {
-		body = body[:maxErrorBody]
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		e.Location = resp.Header.Get("Location")
+		if loc, err := resp.Location(); err == nil {
+			e.Location = loc.String()
+		}
 	}
+	body = redactBytes(body, secrets)
 	if len(body) > 0 {
-		e.Body = append([]byte(nil), body...)
+		e.Body = bytes.Clone(body[:min(len(body), maxErrorBody)])
 	}
 	decodeErrorBody(e, body)
+	e.redact(secrets)
 	return e
 }
 

@@ -2,6 +2,7 @@ package amojo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"net/url"
@@ -12,11 +13,22 @@ import (
 // MaxHistoryLimit is the largest page History can ask for.
 const MaxHistoryLimit = 50
 
+// DefaultMaxHistoryPages is how many pages AllHistory reads at most unless
+// HistoryOptions.MaxPages says otherwise: 100 000 messages at the full limit.
+const DefaultMaxHistoryPages = 2000
+
+// ErrHistoryTooLong reports that AllHistory read HistoryOptions.MaxPages full
+// pages and stopped, with more history possibly left.
+var ErrHistoryTooLong = errors.New("amojo: history longer than the page limit")
+
 // HistoryOptions selects a page of chat history: Offset messages are skipped
 // and at most Limit returned. Limit 0 means MaxHistoryLimit.
 type HistoryOptions struct {
 	Offset int
 	Limit  int
+	// MaxPages bounds AllHistory (History ignores it): after that many full
+	// pages it stops with ErrHistoryTooLong. 0 means DefaultMaxHistoryPages.
+	MaxPages int
 }
 
 func (o HistoryOptions) validate() error {
@@ -25,6 +37,9 @@ func (o HistoryOptions) validate() error {
 	}
 	if o.Limit < 0 || o.Limit > MaxHistoryLimit {
 		return invalid("Limit", "must be within [0, 50]")
+	}
+	if o.MaxPages < 0 {
+		return invalid("MaxPages", "negative")
 	}
 	return nil
 }
@@ -99,6 +114,13 @@ func (c *Client) History(ctx context.Context, scopeID, chatID string, opts Histo
 // short or empty. It yields an error once and stops; breaking out of the loop
 // stops it too.
 //
+// The walk is bounded, whatever the server answers: a message whose id was
+// already yielded (the history moved while it was walked) is skipped; a full
+// page that brings no id not seen before (a server that ignores the offset,
+// or sends no ids) ends the walk with an error; so does reaching
+// opts.MaxPages full pages (DefaultMaxHistoryPages when 0), with
+// ErrHistoryTooLong.
+//
 //	for m, err := range client.AllHistory(ctx, scopeID, chatID, amojo.HistoryOptions{}) {
 //		if err != nil {
 //			return err
@@ -111,28 +133,46 @@ func (c *Client) AllHistory(ctx context.Context, scopeID, chatID string, opts Hi
 		if o.Limit == 0 {
 			o.Limit = MaxHistoryLimit
 		}
-		var prevFirst string
-		for {
+		maxPages := o.MaxPages
+		if maxPages == 0 {
+			maxPages = DefaultMaxHistoryPages
+		}
+		seen := make(map[string]struct{})
+		for pages := 1; ; pages++ {
 			page, err := c.History(ctx, scopeID, chatID, o)
 			if err != nil {
 				yield(HistoryMessage{}, err)
 				return
 			}
-			// A server that ignores offset would serve the same page for
-			// ever; stop with an error instead.
-			if len(page) > 0 && page[0].Message.ID != "" && page[0].Message.ID == prevFirst {
-				yield(HistoryMessage{}, fmt.Errorf("amojo: history of chat %s: offset %d returned the same page again", chatID, o.Offset))
+			full := len(page) >= o.Limit
+			fresh := make([]HistoryMessage, 0, len(page))
+			newIDs := 0
+			for _, m := range page {
+				if id := m.Message.ID; id != "" {
+					if _, dup := seen[id]; dup {
+						continue
+					}
+					seen[id] = struct{}{}
+					newIDs++
+				}
+				fresh = append(fresh, m)
+			}
+			if full && newIDs == 0 {
+				yield(HistoryMessage{}, fmt.Errorf("amojo: history of chat %s: the full page at offset %d brings no message id not seen before (the server ignores the offset or sends no ids); stopped", chatID, o.Offset))
 				return
 			}
-			for _, m := range page {
+			for _, m := range fresh {
 				if !yield(m, nil) {
 					return
 				}
 			}
-			if len(page) < o.Limit {
+			if !full {
 				return
 			}
-			prevFirst = page[0].Message.ID
+			if pages >= maxPages {
+				yield(HistoryMessage{}, fmt.Errorf("amojo: history of chat %s: stopped after %d full pages, at offset %d: %w", chatID, pages, o.Offset+len(page), ErrHistoryTooLong))
+				return
+			}
 			o.Offset += len(page)
 		}
 	}

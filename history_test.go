@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -269,4 +271,127 @@ func TestAllHistoryErrorMidway(t *testing.T) {
 	if got := len(s.requests()); got != 2 {
 		t.Errorf("%d requests, want 2", got)
 	}
+}
+
+// historyPage answers one full page of history whose message ids are
+// ids(n, i) for request n and item i ("" leaves the id out).
+func historyPage(limit int, ids func(n, i int) string) func(int, http.ResponseWriter, *http.Request) {
+	return func(n int, w http.ResponseWriter, _ *http.Request) {
+		items := make([]historyItem, limit)
+		for i := range items {
+			items[i] = historyItem{Timestamp: 1_600_000_000, Sender: ChatUser{ID: "u"},
+				Message: ReceivedMessage{ID: ids(n, i), Type: TypeText, Text: "x"}}
+		}
+		_ = json.NewEncoder(w).Encode(historyBody{Messages: items})
+	}
+}
+
+// walkHistory collects AllHistory's message ids and its error; it fails the
+// test instead of walking past guard messages.
+func walkHistory(t *testing.T, c *Client, opts HistoryOptions, guard int) ([]string, error) {
+	t.Helper()
+	var ids []string
+	for m, err := range c.AllHistory(t.Context(), vecScopeID, vecChatRef, opts) {
+		if err != nil {
+			return ids, err
+		}
+		ids = append(ids, m.Message.ID)
+		if len(ids) > guard {
+			t.Fatalf("AllHistory walked past %d messages", guard)
+		}
+	}
+	return ids, nil
+}
+
+func TestAllHistoryStopsAtMaxPages(t *testing.T) {
+	t.Parallel()
+	// A server that always has one more full page of new messages.
+	s := newWireServer(t, vecMsgTime, historyPage(10, func(n, i int) string { return fmt.Sprintf("m-%d-%d", n, i) }))
+	ids, err := walkHistory(t, s.client, HistoryOptions{Limit: 10, MaxPages: 5}, 1000)
+	if !errors.Is(err, ErrHistoryTooLong) || !strings.Contains(err.Error(), "stopped after 5 full pages, at offset 50") {
+		t.Fatalf("err = %v, want ErrHistoryTooLong after 5 pages", err)
+	}
+	if len(ids) != 50 || len(s.requests()) != 5 {
+		t.Errorf("%d messages in %d requests, want 50 in 5", len(ids), len(s.requests()))
+	}
+}
+
+// roundTripFunc is an http.RoundTripper that never touches the network.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestAllHistoryStopsAtTheDefaultPageCap walks an endless history through
+// an in-memory transport (the count, not the wire, is under test).
+func TestAllHistoryStopsAtTheDefaultPageCap(t *testing.T) {
+	t.Parallel()
+	var requests int
+	page := historyPage(1, func(n, i int) string { return fmt.Sprintf("m-%d-%d", n, i) })
+	hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		rec := httptest.NewRecorder()
+		page(requests, rec, r)
+		requests++
+		return rec.Result(), nil
+	})}
+	c, _, _ := newTestClient(t, "http://127.0.0.1:1", WithHTTPClient(hc))
+	ids, err := walkHistory(t, c, HistoryOptions{Limit: 1}, 2*DefaultMaxHistoryPages)
+	if !errors.Is(err, ErrHistoryTooLong) || requests != DefaultMaxHistoryPages || len(ids) != DefaultMaxHistoryPages {
+		t.Fatalf("%d messages in %d requests, err %v", len(ids), requests, err)
+	}
+}
+
+func TestAllHistoryStopsOnAPageWithoutNewIDs(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		ids      func(n, i int) string
+		messages int
+		requests int
+	}{
+		{"no ids", func(int, int) string { return "" }, 0, 1},
+		{"two pages in turn", func(n, i int) string { return fmt.Sprintf("m-%d-%d", n%2, i) }, 20, 3},
+		{"the first page again", func(_, i int) string { return fmt.Sprint("m-", i) }, 10, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := newWireServer(t, vecMsgTime, historyPage(10, tc.ids))
+			ids, err := walkHistory(t, s.client, HistoryOptions{Limit: 10}, 1000)
+			if err == nil || !strings.Contains(err.Error(), "brings no message id not seen before") || errors.Is(err, ErrHistoryTooLong) {
+				t.Fatalf("err = %v", err)
+			}
+			if len(ids) != tc.messages || len(s.requests()) != tc.requests {
+				t.Errorf("%d messages in %d requests, want %d in %d", len(ids), len(s.requests()), tc.messages, tc.requests)
+			}
+		})
+	}
+}
+
+func TestAllHistoryYieldsAMessageOnce(t *testing.T) {
+	t.Parallel()
+	// A message arrives during the walk: the second page starts with the
+	// last message of the first.
+	s := newWireServer(t, vecMsgTime, func(n int, w http.ResponseWriter, r *http.Request) {
+		from := []int{0, 9, 18}[min(n, 2)]
+		count := []int{10, 10, 3}[min(n, 2)]
+		historyPage(count, func(_, i int) string { return fmt.Sprint("m-", from+i) })(n, w, r)
+	})
+	ids, err := walkHistory(t, s.client, HistoryOptions{Limit: 10}, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]string, 21)
+	for i := range want {
+		want[i] = fmt.Sprint("m-", i)
+	}
+	if !reflect.DeepEqual(ids, want) {
+		t.Errorf("ids = %q, want %q", ids, want)
+	}
+}
+
+func TestAllHistoryRefusesNegativeMaxPages(t *testing.T) {
+	t.Parallel()
+	s := newWireServer(t, vecMsgTime, refuseAll(t))
+	_, err := walkHistory(t, s.client, HistoryOptions{MaxPages: -1}, 0)
+	wantValidation(t, err, "MaxPages")
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -24,6 +25,8 @@ type options struct {
 	rateBurst  int
 	logger     *slog.Logger
 	userAgent  string
+	// insecureHTTP allows an http:// base URL for a host that is not loopback.
+	insecureHTTP bool
 	// sleep waits for d or until ctx is done; tests replace it.
 	sleep func(ctxDone <-chan struct{}, d time.Duration) bool
 	// waitNow is the clock of the rate limiter, which measures the time
@@ -40,9 +43,11 @@ const DefaultTimeout = 30 * time.Second
 const DefaultUserAgent = "amojo-go/1"
 
 // WithBaseURL sets the server the client talks to: DefaultBaseURL,
-// KommoBaseURL, or any http(s) URL (a test server, a proxy). A path in the URL
-// is kept as a prefix. An unparsable URL or one without scheme and host makes
-// the constructor fail.
+// KommoBaseURL, or any https URL (a proxy). A path in the URL is kept as a
+// prefix. Plain http:// is accepted for loopback hosts (127.0.0.0/8, ::1,
+// localhost: a test server, amojotest) and, for any other host, only with
+// WithInsecureHTTP. An unparsable URL or one without scheme and host makes the
+// constructor fail.
 func WithBaseURL(rawURL string) Option {
 	return func(o *options) error {
 		u, err := parseBaseURL(rawURL)
@@ -79,10 +84,49 @@ func parseBaseURL(rawURL string) (*url.URL, error) {
 	return u, nil
 }
 
-// WithHTTPClient sets the *http.Client used to send requests. Its Timeout
-// bounds each attempt (a zero Timeout gets DefaultTimeout per attempt, so no
-// call can hang forever); a nil client is an error. Its cookie jar is never
-// used.
+// WithInsecureHTTP allows a plain http:// base URL for a host that is not
+// loopback, such as a proxy on a trusted network that adds TLS on its way to
+// amoCRM. Without it such a URL makes the constructor fail, because over plain
+// HTTP anyone on the path reads the Bearer token and can replay a signed
+// chats request for 15 minutes. Loopback URLs (127.0.0.0/8, ::1, localhost)
+// never need it.
+func WithInsecureHTTP() Option {
+	return func(o *options) error {
+		o.insecureHTTP = true
+		return nil
+	}
+}
+
+// checkScheme refuses a plain http:// URL for a host that is not loopback,
+// unless WithInsecureHTTP allows it.
+func (o *options) checkScheme() error {
+	if o.baseURL == nil || o.baseURL.Scheme != "http" || o.insecureHTTP || isLoopbackHost(o.baseURL.Hostname()) {
+		return nil
+	}
+	return invalid("BaseURL", "http:// to a host that is not loopback sends credentials in clear; use https, or allow it with WithInsecureHTTP")
+}
+
+// isLoopbackHost reports whether host is localhost or an address in
+// 127.0.0.0/8 or ::1 (IPv4-mapped forms included).
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// WithHTTPClient sets the *http.Client used to send requests; a nil client is
+// an error. The client sends with a copy of it and never changes hc itself. Its
+// Timeout bounds each attempt (a zero Timeout gets DefaultTimeout per attempt,
+// so no call can hang forever). Its cookie jar and CheckRedirect are never
+// used: redirects are never followed (see APIError.Location).
+//
+// Without this option each client has its own transport with net/http's
+// default settings (proxy from the environment, HTTP/2 when the server offers
+// it) and an idle pool of 64 connections per host, enough for the SDK's own
+// concurrency, so concurrent calls reuse connections instead of paying a TLS
+// handshake each; CloseIdleConnections releases them.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(o *options) error {
 		if hc == nil {
@@ -138,8 +182,9 @@ func NoRetry() RetryPolicy { return RetryPolicy{MaxAttempts: 1} }
 // WithRetry sets the retry policy. MaxAttempts must be at least 1 and the
 // durations must not be negative; a zero duration takes its value from
 // DefaultRetryPolicy, so RetryPolicy{MaxAttempts: 6} keeps the default delays.
-func WithRetry(p RetryPolicy) Option {
+func WithRetry(policy RetryPolicy) Option {
 	return func(o *options) error {
+		p := policy // a copy: the option may be applied many times, concurrently
 		if p.MaxAttempts < 1 {
 			return invalid("RetryPolicy.MaxAttempts", "must be at least 1")
 		}
@@ -196,11 +241,15 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithUserAgent sets the User-Agent header.
+// WithUserAgent sets the User-Agent header. An empty value or one with a
+// control character is an error.
 func WithUserAgent(ua string) Option {
 	return func(o *options) error {
 		if strings.TrimSpace(ua) == "" || strings.ContainsAny(ua, "\r\n") {
 			return invalid("UserAgent", "empty or multi-line")
+		}
+		if !validHeaderValue(ua) {
+			return invalid("UserAgent", "contains a control character")
 		}
 		o.userAgent = ua
 		return nil
@@ -233,8 +282,11 @@ func buildOptions(defaultBase string, opts []Option) (*options, error) {
 			return nil, fmt.Errorf("amojo: option %d: %w", i, err)
 		}
 	}
+	if err := o.checkScheme(); err != nil {
+		return nil, err
+	}
 	if o.httpClient == nil {
-		o.httpClient = &http.Client{Timeout: DefaultTimeout}
+		o.httpClient = &http.Client{Timeout: DefaultTimeout, Transport: newDefaultTransport()}
 	}
 	o.waitNow = time.Now
 	if o.testWait {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"mime"
 	"net/http"
 	"net/url"
 	"time"
@@ -50,18 +51,7 @@ type requester struct {
 // newRequester builds the request path; defaultLimit applies unless
 // WithRateLimit says otherwise (nil: no limit).
 func newRequester(o *options, defaultLimit rateLimiter, auth authorizeFunc) *requester {
-	hc := o.httpClient
-	if hc.Jar != nil || hc.Timeout == 0 {
-		// Never send cookies: amoCRM refuses session cookies on the API.
-		// And bound every attempt, so no call can hang forever.
-		c := *hc
-		c.Jar = nil
-		if c.Timeout == 0 {
-			c.Timeout = DefaultTimeout
-		}
-		hc = &c
-	}
-	r := &requester{o: o, hc: hc, authorize: auth, limiter: defaultLimit}
+	r := &requester{o: o, hc: sendingClient(o.httpClient), authorize: auth, limiter: defaultLimit}
 	if o.rateSet {
 		r.limiter = nil
 		if o.rateLimit > 0 {
@@ -170,6 +160,10 @@ func (r *requester) attempt(ctx context.Context, req request, fullURL, signedPat
 	if err := r.authorize(ctx, hreq, body, r.o.now()); err != nil {
 		return 0, fmt.Errorf("amojo: %s %s: %w", req.method, signedPath, err)
 	}
+	if err := checkHeaders(hreq.Header); err != nil {
+		// net/http would refuse it before dialling: no retry can cure it.
+		return 0, fmt.Errorf("amojo: %s %s: %w", req.method, signedPath, err)
+	}
 	resp, err := r.hc.Do(hreq)
 	if err != nil {
 		return 0, &networkError{method: req.method, path: signedPath, err: err}
@@ -177,9 +171,9 @@ func (r *requester) attempt(ctx context.Context, req request, fullURL, signedPat
 	defer resp.Body.Close()
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorDecode))
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		e := newAPIError(req.method, signedPath, resp, data, r.o.now())
+		e := newAPIError(req.method, signedPath, resp, data, r.o.now(), credentials(hreq.Header)...)
 		e.rest = r.rest
 		return resp.StatusCode, e
 	}
@@ -190,13 +184,68 @@ func (r *requester) attempt(ctx context.Context, req request, fullURL, signedPat
 	if len(data) > maxResponseBody {
 		return resp.StatusCode, fmt.Errorf("amojo: %s %s: response body over %d bytes", req.method, signedPath, maxResponseBody)
 	}
-	if req.out != nil && resp.StatusCode != http.StatusNoContent && len(bytes.TrimSpace(data)) > 0 {
-		if err := json.Unmarshal(data, req.out); err != nil {
-			return resp.StatusCode, &DecodeError{Method: req.method, Path: signedPath, StatusCode: resp.StatusCode, Err: err}
+	if resp.StatusCode == http.StatusNoContent || len(bytes.TrimSpace(data)) == 0 {
+		return resp.StatusCode, nil
+	}
+	if req.out == nil {
+		// Nothing to decode, but an answer that is not JSON (a captive
+		// portal's page, a proxy's error) did not come from amoCRM.
+		if !json.Valid(data) {
+			return resp.StatusCode, &DecodeError{Method: req.method, Path: signedPath, StatusCode: resp.StatusCode, Err: notJSON(resp.Header)}
 		}
+		return resp.StatusCode, nil
+	}
+	if err := json.Unmarshal(data, req.out); err != nil {
+		return resp.StatusCode, &DecodeError{Method: req.method, Path: signedPath, StatusCode: resp.StatusCode, Err: err}
 	}
 	return resp.StatusCode, nil
 }
+
+// notJSON describes a body that is not JSON by its media type, which is the
+// only part of a Content-Type header that cannot carry arbitrary text.
+func notJSON(h http.Header) error {
+	if mt, _, err := mime.ParseMediaType(h.Get("Content-Type")); err == nil {
+		return fmt.Errorf("body is not JSON (%s)", mt)
+	}
+	return errors.New("body is not JSON")
+}
+
+// checkHeaders reports a header value that net/http refuses to send: one
+// with a control character other than tab, such as a token with a NUL byte.
+// The error names the header, never its value.
+func checkHeaders(h http.Header) error {
+	for name, values := range h {
+		for _, v := range values {
+			if !validHeaderValue(v) {
+				return fmt.Errorf("header %s has a control character in its value", name)
+			}
+		}
+	}
+	return nil
+}
+
+// validHeaderValue reports whether v may be sent as a header value: no
+// control character but tab.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; (b < ' ' && b != '\t') || b == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// baseURL returns the base URL the requester sends to ("" for the zero
+// value of a client, so that printing one never panics).
+func (r *requester) baseURL() string {
+	if r == nil {
+		return ""
+	}
+	return r.o.baseURL.String()
+}
+
+// closeIdleConnections closes the idle connections of the client's transport.
+func (r *requester) closeIdleConnections() { r.hc.CloseIdleConnections() }
 
 // DecodeError reports a 2xx response whose body is not the JSON expected.
 type DecodeError struct {

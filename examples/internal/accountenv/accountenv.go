@@ -4,19 +4,47 @@ package accountenv
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
 
 	"github.com/amojo-go/amojo"
 )
 
-// Env is the account configuration of the example programs.
+// Env is the account configuration of the example programs. Printed (any
+// fmt verb), logged (slog) or marshalled to JSON it shows whether the secret
+// and the token are set, never their values.
 type Env struct {
 	ChannelID string // AMOJO_CHANNEL_ID, required
-	Secret    string // AMOJO_CHANNEL_SECRET, required
-	CRMURL    string // AMOCRM_BASE_URL, required: https://SUBDOMAIN.amocrm.ru or any URL
-	Token     string // AMOCRM_TOKEN, required: a long-lived token or an OAuth access token
+	Secret    string `json:"-"` // AMOJO_CHANNEL_SECRET, required
+	CRMURL    string // AMOCRM_BASE_URL, required: https://SUBDOMAIN.amocrm.ru (http only on loopback)
+	Token     string `json:"-"` // AMOCRM_TOKEN, required: a long-lived token or an OAuth access token
 	AmojoURL  string // AMOJO_BASE_URL, optional: amojo.DefaultBaseURL when empty
 	AccountID string // AMOJO_ACCOUNT_ID, optional: asked from REST when empty
 	BotID     string // AMOJO_BOT_ID, optional: the channel bot's id, for bot messages
+}
+
+// String describes e without the secret and the token.
+func (e Env) String() string {
+	return fmt.Sprintf("accountenv.Env{ChannelID: %s, Secret: %s, CRMURL: %s, Token: %s, AmojoURL: %s, AccountID: %s, BotID: %s}",
+		e.ChannelID, set(e.Secret), e.CRMURL, set(e.Token), e.AmojoURL, e.AccountID, e.BotID)
+}
+
+// Format prints e as String does, for every verb (%#v and %x included).
+func (e Env) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, e.String()) }
+
+// LogValue describes e to log/slog without the secret and the token.
+func (e Env) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("channel_id", e.ChannelID), slog.String("secret", set(e.Secret)),
+		slog.String("crm_url", e.CRMURL), slog.String("token", set(e.Token)), slog.String("amojo_url", e.AmojoURL),
+		slog.String("account_id", e.AccountID), slog.String("bot_id", e.BotID))
+}
+
+// set stands for a secret value: whether it is set.
+func set(v string) string {
+	if v == "" {
+		return "(unset)"
+	}
+	return "(set)"
 }
 
 // Read reads Env through getenv (os.Getenv, or a map in tests).

@@ -1,7 +1,12 @@
 package accountenv
 
 import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -39,5 +44,35 @@ func TestClients(t *testing.T) {
 	var ve *amojo.ValidationError
 	if !errors.As(err, &ve) || !strings.HasPrefix(err.Error(), "AMOCRM_*: ") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+func TestEnvHidesSecretAndToken(t *testing.T) {
+	t.Parallel()
+	const secret, token = "channel-secret-7d1e0b", "bearer-token-3a9c4f"
+	e := Env{ChannelID: "ch", Secret: secret, CRMURL: "https://example.amocrm.ru", Token: token}
+	var outs []string
+	for _, v := range []any{e, &e, []Env{e}} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+			outs = append(outs, fmt.Sprintf(verb, v))
+		}
+		var text, js bytes.Buffer
+		slog.New(slog.NewTextHandler(&text, nil)).Info("m", "env", v)
+		slog.New(slog.NewJSONHandler(&js, nil)).Info("m", "env", v)
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, text.String(), js.String(), string(b))
+	}
+	for _, out := range outs {
+		for _, s := range []string{secret, token, hex.EncodeToString([]byte(secret))} {
+			if strings.Contains(out, s) {
+				t.Errorf("output shows a secret: %s", out)
+			}
+		}
+	}
+	if got := fmt.Sprint(e); !strings.Contains(got, "Secret: (set)") || !strings.Contains(got, "ChannelID: ch") {
+		t.Errorf("String() = %s", got)
 	}
 }
