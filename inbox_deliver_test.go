@@ -3,6 +3,7 @@ package amojo
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +15,13 @@ import (
 // The delivery tests run in a synctest bubble: time is fake and moves only
 // when every goroutine waits, and the bubble fails the test if a goroutine
 // outlives it (that is, Close).
+
+// childEvent is the n-th event a process appends for scope, received now;
+// its id depends on scope and n only.
+func childEvent(scope string, n int) InboxEvent {
+	body := fmt.Appendf(nil, `{"account_id":"acc","time":1700000000,"message":{"message":{"id":"%s-%d","type":"text","text":"hi"}}}`, scope, n)
+	return NewInboxEvent(scope, body, "sig", time.Now())
+}
 
 // forEachStore runs f with a memory and a file inbox.
 func forEachStore(t *testing.T, f func(t *testing.T, in Inbox)) {

@@ -4,9 +4,7 @@ package amojo
 
 import (
 	"bytes"
-	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -271,103 +269,6 @@ func TestFileInboxClosed(t *testing.T) {
 	}
 	if _, err := NewFileInbox(""); err == nil {
 		t.Error("NewFileInbox(\"\") did not fail")
-	}
-}
-
-// TestFileInboxTwoProcesses runs two processes that append events to one
-// file and deliver them, while this one appends more: every event is
-// handled once, by one of them.
-func TestFileInboxTwoProcesses(t *testing.T) {
-	t.Parallel()
-	path := filepath.Join(t.TempDir(), "inbox.jsonl")
-	in := openFileInbox(t, path)
-	const own, mine = 100, 200
-	ty := newTally()
-	var children []*child
-	for i := range 2 {
-		children = append(children, startChild(t, ty, i, "deliver", envInboxPath+"="+path, fmt.Sprintf("%s=%d", envInboxN, own)))
-	}
-	want := make(map[string]bool)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	for g := range 4 {
-		wg.Go(func() {
-			for i := range mine / 4 {
-				ev := childEvent(fmt.Sprintf("parent-%d", g), i)
-				if _, err := in.Append(context.Background(), ev); err != nil {
-					t.Error(err)
-				}
-				mu.Lock()
-				want[ev.ID] = true
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	for _, c := range children {
-		for i := range own {
-			want[childEvent(fmt.Sprintf("child-%d", c.cmd.Process.Pid), i).ID] = true
-		}
-	}
-	ty.wait(t, len(want), time.Minute)
-	for _, c := range children {
-		c.stop(t)
-	}
-	ty.check(t, want)
-	// Nothing is left to deliver, even after every lease.
-	later := openFileInbox(t, path, WithInboxClock(func() time.Time { return time.Now().Add(time.Hour) }))
-	if evs, err := later.Claim(t.Context(), 10, time.Minute); err != nil || len(evs) != 0 {
-		t.Errorf("left in the inbox: %d events, %v", len(evs), err)
-	}
-}
-
-// TestFileInboxEventSurvivesSIGKILL kills a process whose callback got an
-// event it appended, before the callback returns: the next process delivers
-// the event once the lease has expired.
-func TestFileInboxEventSurvivesSIGKILL(t *testing.T) {
-	t.Parallel()
-	path := filepath.Join(t.TempDir(), "inbox.jsonl")
-	c := startChild(t, nil, 0, "hang", envInboxPath+"="+path)
-	var id string
-	for l := range c.lines {
-		if got, ok := strings.CutPrefix(l, "got "); ok {
-			id = got
-			break
-		}
-	}
-	if id == "" {
-		t.Fatal("the child ended before it got its event")
-	}
-	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = c.cmd.Wait()
-
-	// A restart: the clock is past the dead process's lease.
-	in := openFileInbox(t, path, WithInboxClock(func() time.Time { return time.Now().Add(DefaultDeliveryLease + time.Second) }))
-	got := make(chan *WebhookEvent, 1)
-	d, err := NewInboxDelivery(in, func(ctx context.Context, ev *WebhookEvent) error {
-		if gotID, _ := InboxEventIDFrom(ctx); gotID == id {
-			got <- ev
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case ev := <-got:
-		if ev.Kind != EventMessage || !strings.HasPrefix(ev.ScopeID, "child-") || ev.Message.Message.ID != ev.ScopeID+"-0" {
-			t.Errorf("delivered %+v", ev)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("the event of the killed process was not delivered")
-	}
-	if err := d.Close(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if evs, err := in.Claim(t.Context(), 10, time.Minute); err != nil || len(evs) != 0 {
-		t.Errorf("after delivery: %d events left, %v", len(evs), err)
 	}
 }
 

@@ -1,16 +1,21 @@
-package amojo
+//go:build unix
+
+package amojo_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/amojo-go/amojo"
+	"github.com/amojo-go/amojo/internal/inboxtest"
 )
 
 // The test binary runs as a child process of a test when
@@ -29,11 +34,21 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// childEvent is the n-th event a process appends for scope, received now;
+// procEvent is the n-th event a process appends for scope, received now;
 // its id depends on scope and n only.
-func childEvent(scope string, n int) InboxEvent {
+func procEvent(scope string, n int) amojo.InboxEvent {
 	body := fmt.Appendf(nil, `{"account_id":"acc","time":1700000000,"message":{"message":{"id":"%s-%d","type":"text","text":"hi"}}}`, scope, n)
-	return NewInboxEvent(scope, body, "sig", time.Now())
+	return amojo.NewInboxEvent(scope, body, "sig", time.Now())
+}
+
+func openShared(t *testing.T, path string, opts ...amojo.InboxOption) *amojo.FileInbox {
+	t.Helper()
+	in, err := amojo.NewFileInbox(path, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close() })
+	return in
 }
 
 // inboxChild is a process sharing the FileInbox at $AMOJO_INBOX_PATH.
@@ -43,7 +58,7 @@ func childEvent(scope string, n int) InboxEvent {
 //	hang     appends one event and delivers it with a callback that prints
 //	         "got ID" and never returns
 func inboxChild(role string) int {
-	in, err := NewFileInbox(os.Getenv(envInboxPath))
+	in, err := amojo.NewFileInbox(os.Getenv(envInboxPath))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -55,8 +70,8 @@ func inboxChild(role string) int {
 		defer mu.Unlock()
 		fmt.Fprintf(os.Stdout, format+"\n", args...)
 	}
-	fn := func(ctx context.Context, ev *WebhookEvent) error {
-		id, _ := InboxEventIDFrom(ctx)
+	fn := func(ctx context.Context, ev *amojo.WebhookEvent) error {
+		id, _ := amojo.InboxEventIDFrom(ctx)
 		if role == "hang" {
 			say("got %s", id)
 			<-ctx.Done()
@@ -65,8 +80,8 @@ func inboxChild(role string) int {
 		say("handled %s", id)
 		return nil
 	}
-	d, err := NewInboxDelivery(in, fn, WithDeliveryWorkers(3), WithDeliveryPollInterval(5*time.Millisecond),
-		WithDeliveryErrorHandler(func(ev *InboxEvent, err error) { fmt.Fprintln(os.Stderr, "error:", err) }))
+	d, err := amojo.NewInboxDelivery(in, fn, amojo.WithDeliveryWorkers(3), amojo.WithDeliveryPollInterval(5*time.Millisecond),
+		amojo.WithDeliveryErrorHandler(func(ev *amojo.InboxEvent, err error) { fmt.Fprintln(os.Stderr, "error:", err) }))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -77,7 +92,7 @@ func inboxChild(role string) int {
 	}
 	scope := fmt.Sprintf("child-%d", os.Getpid())
 	for i := range n {
-		if _, err := d.Append(context.Background(), childEvent(scope, i)); err != nil {
+		if _, err := d.Append(context.Background(), procEvent(scope, i)); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 2
 		}
@@ -90,133 +105,99 @@ func inboxChild(role string) int {
 	return 0
 }
 
-// tally counts the "handled ID" lines of child processes.
-type tally struct {
-	mu       sync.Mutex
-	seen     map[string]int
-	perChild []int
-	total    int
-	changed  chan struct{}
-}
-
-func newTally() *tally {
-	return &tally{seen: make(map[string]int), changed: make(chan struct{}, 1)}
-}
-
-func (ty *tally) add(child int, line string) {
-	id, ok := strings.CutPrefix(line, "handled ")
-	if !ok {
-		return
+// TestFileInboxTwoProcesses runs two processes that append events to one
+// file and deliver them, while this one appends more: every event is
+// handled once, by one of them.
+func TestFileInboxTwoProcesses(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "inbox.jsonl")
+	in := openShared(t, path)
+	const own, mine = 100, 200
+	ty := inboxtest.NewTally()
+	var children []*inboxtest.Child
+	for i := range 2 {
+		children = append(children, inboxtest.StartChild(t, ty, i, envInboxChild+"=deliver", envInboxPath+"="+path, fmt.Sprintf("%s=%d", envInboxN, own)))
 	}
-	ty.mu.Lock()
-	for len(ty.perChild) <= child {
-		ty.perChild = append(ty.perChild, 0)
-	}
-	ty.seen[id]++
-	ty.perChild[child]++
-	ty.total++
-	ty.mu.Unlock()
-	select {
-	case ty.changed <- struct{}{}:
-	default:
-	}
-}
-
-// wait waits until want lines are counted, failing t after deadline.
-func (ty *tally) wait(t *testing.T, want int, deadline time.Duration) {
-	t.Helper()
-	timeout := time.After(deadline)
-	for {
-		ty.mu.Lock()
-		total, distinct, per := ty.total, len(ty.seen), fmt.Sprint(ty.perChild)
-		ty.mu.Unlock()
-		if total >= want {
-			t.Logf("events handled per process: %s", per)
-			return
-		}
-		select {
-		case <-ty.changed:
-		case <-timeout:
-			t.Fatalf("after %v: %d of %d events handled (%d distinct), per process %s", deadline, total, want, distinct, per)
-		}
-	}
-}
-
-// check reports every id of want not handled exactly once, and any other.
-func (ty *tally) check(t *testing.T, want map[string]bool) {
-	t.Helper()
-	ty.mu.Lock()
-	defer ty.mu.Unlock()
-	for id := range want {
-		if n := ty.seen[id]; n != 1 {
-			t.Errorf("event %s handled %d times, want once", id, n)
-		}
-	}
-	for id := range ty.seen {
-		if !want[id] {
-			t.Errorf("event %s handled, but never appended", id)
-		}
-	}
-}
-
-// child is a running child process.
-type child struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	lines chan string   // its stdout lines not counted by a tally
-	done  chan struct{} // closed when its stdout ends
-}
-
-// startChild runs the test binary in role with env; its "handled" lines go
-// to ty (when not nil), the others to lines.
-func startChild(t *testing.T, ty *tally, n int, role string, env ...string) *child {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), append([]string{envInboxChild + "=" + role}, env...)...)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &child{cmd: cmd, stdin: stdin, lines: make(chan string, 16), done: make(chan struct{})}
-	go func() {
-		defer close(c.done)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if ty != nil && strings.HasPrefix(sc.Text(), "handled ") {
-				ty.add(n, sc.Text())
-				continue
+	want := make(map[string]bool)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range mine / 4 {
+				ev := procEvent(fmt.Sprintf("parent-%d", g), i)
+				if _, err := in.Append(context.Background(), ev); err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				want[ev.ID] = true
+				mu.Unlock()
 			}
-			select {
-			case c.lines <- sc.Text():
-			default: // nobody listens
-			}
+		})
+	}
+	wg.Wait()
+	for _, c := range children {
+		for i := range own {
+			want[procEvent(fmt.Sprintf("child-%d", c.Cmd.Process.Pid), i).ID] = true
 		}
-	}()
-	t.Cleanup(func() {
-		stdin.Close()
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
+	}
+	ty.Wait(t, len(want), time.Minute)
+	for _, c := range children {
+		c.Stop(t)
+	}
+	ty.Check(t, want)
+	// Nothing is left to deliver, even after every lease.
+	later := openShared(t, path, amojo.WithInboxClock(func() time.Time { return time.Now().Add(time.Hour) }))
+	if evs, err := later.Claim(t.Context(), 10, time.Minute); err != nil || len(evs) != 0 {
+		t.Errorf("left in the inbox: %d events, %v", len(evs), err)
+	}
+}
+
+// TestFileInboxEventSurvivesSIGKILL kills a process whose callback got an
+// event it appended, before the callback returns: the next process delivers
+// the event once the lease has expired.
+func TestFileInboxEventSurvivesSIGKILL(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "inbox.jsonl")
+	c := inboxtest.StartChild(t, nil, 0, envInboxChild+"=hang", envInboxPath+"="+path)
+	var id string
+	for l := range c.Lines {
+		if got, ok := strings.CutPrefix(l, "got "); ok {
+			id = got
+			break
 		}
+	}
+	if id == "" {
+		t.Fatal("the child ended before it got its event")
+	}
+	if err := c.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Cmd.Wait()
+
+	// A restart: the clock is past the dead process's lease.
+	in := openShared(t, path, amojo.WithInboxClock(func() time.Time { return time.Now().Add(amojo.DefaultDeliveryLease + time.Second) }))
+	got := make(chan *amojo.WebhookEvent, 1)
+	d, err := amojo.NewInboxDelivery(in, func(ctx context.Context, ev *amojo.WebhookEvent) error {
+		if gotID, _ := amojo.InboxEventIDFrom(ctx); gotID == id {
+			got <- ev
+		}
+		return nil
 	})
-	return c
-}
-
-// stop closes the child's stdin and waits for it to exit cleanly, and for
-// its last line to be read.
-func (c *child) stop(t *testing.T) {
-	t.Helper()
-	c.stdin.Close()
-	<-c.done
-	if err := c.cmd.Wait(); err != nil {
-		t.Errorf("child %d: %v", c.cmd.Process.Pid, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-got:
+		if ev.Kind != amojo.EventMessage || !strings.HasPrefix(ev.ScopeID, "child-") || ev.Message.Message.ID != ev.ScopeID+"-0" {
+			t.Errorf("delivered %+v", ev)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the event of the killed process was not delivered")
+	}
+	if err := d.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if evs, err := in.Claim(t.Context(), 10, time.Minute); err != nil || len(evs) != 0 {
+		t.Errorf("after delivery: %d events left, %v", len(evs), err)
 	}
 }
