@@ -23,6 +23,10 @@ import (
 // again, or still dead) but every Append syncs them too. Concurrent Appends
 // in one process share one write and one fsync.
 //
+// The state is also held in memory (the events not delivered, with their
+// bodies, and the ids delivered within the retention), rebuilt from the file
+// when it is opened.
+//
 // Every operation takes an exclusive flock on PATH.lock (a file kept beside
 // the log, never removed), reads what other processes appended since, and
 // then appends its own records, so several processes see one inbox. The
