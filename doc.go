@@ -39,6 +39,18 @@
 // participant ids come from the caller, so a retried or repeated message is
 // recognised by amoCRM instead of duplicated.
 //
+// # Webhook inbox
+//
+// amoCRM sends each webhook once and never retries, so a webhook answered 200
+// must not live only in memory. An [Inbox] stores received webhooks durably
+// before the answer: [FileInbox] in a synced file shared by the processes of
+// one machine, package pgstore in PostgreSQL shared by replicas, [MemoryInbox]
+// for tests. An [InboxDelivery] claims the events, calls a callback, retries
+// failures with back-off, and parks the hopeless ones as dead, reported and
+// requeueable. Delivery is at-least-once: a callback may see an event again,
+// and [InboxEvent].ID, derived from the scope and the signed body, is the key
+// that makes it idempotent. docs/inbox.md has the details.
+//
 // # Importing conversations
 //
 // An [Importer] brings conversations that already happened into amoCRM

@@ -297,18 +297,24 @@ func (r *requester) backoff(err error, attempt int) (time.Duration, bool) {
 	default:
 		return 0, false
 	}
-	ceiling := p.BaseDelay
-	for i := 1; i < attempt && ceiling < p.MaxDelay; i++ {
+	return jitteredBackoff(p.BaseDelay, p.MaxDelay, attempt), true
+}
+
+// jitteredBackoff is the wait after the attempt-th failure: a capped
+// exponential back-off with equal jitter, with ceiling = min(maxDelay,
+// base·2^(attempt-1)) a time between ceiling/2 and ceiling. Half fixed, half
+// random, so concurrent clients spread out without ever retrying at once.
+func jitteredBackoff(base, maxDelay time.Duration, attempt int) time.Duration {
+	ceiling := base
+	for i := 1; i < attempt && ceiling < maxDelay; i++ {
 		ceiling *= 2
 	}
-	ceiling = min(ceiling, p.MaxDelay)
+	ceiling = min(ceiling, maxDelay)
 	if ceiling <= 0 {
-		return 0, true
+		return 0
 	}
-	// Equal jitter: half fixed, half random, so concurrent clients spread out
-	// without ever retrying at once.
 	half := ceiling / 2
-	return half + time.Duration(rand.Int64N(int64(ceiling-half)+1)), true
+	return half + time.Duration(rand.Int64N(int64(ceiling-half)+1))
 }
 
 func (r *requester) log(ctx context.Context, level slog.Level, msg, method, path string, status, attempt int, start time.Time, err error, extra ...slog.Attr) {

@@ -1,0 +1,71 @@
+// Package pgstore keeps the state of an amojo integration in PostgreSQL, so
+// that every replica of an integration behind a load balancer sees it: the
+// webhook inbox (an amojo.Inbox shared by all replicas). It uses pgx
+// (github.com/jackc/pgx/v5) and accepts a connection string (Open) or a
+// *pgxpool.Pool of the application (New).
+//
+// # Schema
+//
+// The package owns a few tables, all named amojo_*, in the schema the
+// connection's search_path selects. Migrate creates and upgrades them; call
+// it at start-up, before using the store. The schema has one version line:
+// the table amojo_schema_version holds a row per version applied, and each
+// version only adds (tables, indexes, columns with defaults), so a release
+// works on a schema a newer release migrated. Migrate runs in one transaction
+// under an advisory lock, so replicas starting together migrate once, and a
+// failed migration leaves nothing half done.
+//
+//	version 1  amojo_inbox: the webhook inbox
+//
+// # Inbox
+//
+// Store.Inbox returns the amojo.Inbox. Append is one INSERT … ON CONFLICT
+// (id) DO NOTHING, committed before it returns (with PostgreSQL's default
+// synchronous_commit, on disk). Claim takes due rows with FOR UPDATE SKIP
+// LOCKED, so N replicas claim disjoint events without waiting for each
+// other, and leases them with a random claim token in the same statement;
+// Done, Fail and Extend succeed only with the current token, so a worker
+// whose lease expired (and whose event another worker took) cannot settle it.
+// Expired leases are reclaimed by Claim itself: due_at is the due time of a
+// ready event and the lease end of a claimed one, and one partial index
+// serves both. Dead events stay in the table until requeued. Delivered events
+// keep their row, without body, for the retention (amojo.DefaultInboxRetention
+// unless WithRetention says otherwise), so a webhook appended again within it
+// is recognised; Claim deletes older ones, once a minute at most.
+//
+// Times (leases, due times) come from the store's clock (time.Now unless
+// WithClock says otherwise), so the replicas' clocks should agree (NTP); a
+// skew well under the lease (a minute by default) does no harm.
+//
+// # Why not River
+//
+// github.com/riverqueue/river is a well-kept job queue for Go on PostgreSQL
+// (and, with its riversqlite driver, on SQLite): retries with back-off, a
+// rescuer for stuck jobs, discarded (dead) jobs, unique jobs, LISTEN/NOTIFY.
+// It was weighed against the small table here, and not chosen:
+//
+//   - Dependencies. River brings its driver, shared and type modules, a cron
+//     parser and JSON path libraries; on SQLite it also needs a database/sql
+//     SQLite driver (cgo, or a large pure-Go port). The file inbox here needs
+//     nothing beyond the standard library, and this package nothing beyond
+//     pgx.
+//   - Schema ownership. River's tables (jobs, leaders, queues, clients) and
+//     its own migration line (rivermigrate) would sit beside this package's
+//     versioned schema, which also gets the OAuth token store and the
+//     importer's checkpoint: two migration lines to run and upgrade in step
+//     with two libraries, on PostgreSQL and again on SQLite.
+//   - Semantics. River rescues a job stuck in running after a fixed horizon
+//     (an hour by default) and has no fencing token: a worker that resumes
+//     after its job was rescued can still complete it. Here a lease is per
+//     claim, extended while the callback runs, and a stale claim's Done
+//     fails. River's jobs are typed arguments run by registered workers in a
+//     client with its own lifecycle; the inbox is one callback.
+//   - The 200. River's insert is one statement and a commit too (with its
+//     unique-job bookkeeping), so it would answer amoCRM no sooner.
+//
+// What the small table costs is this package's code: the queries below, a
+// delivery engine in package amojo (amojo.InboxDelivery: workers, back-off,
+// dead letters, lease renewal), and one behaviour suite run against the
+// memory, file and PostgreSQL inboxes. An application already running River
+// can still put amojo webhooks into it by implementing amojo.Inbox.
+package pgstore
