@@ -75,7 +75,8 @@ func VerifyWebhookAny(secrets []string, body []byte, signature string) error {
 // VerifyWebhookBody is VerifyWebhookAny that also returns the bytes the
 // signature covers: body itself, or body without its final line break when
 // only that passes (see VerifyWebhook). The result shares body's memory. Decode
-// those bytes, not body, so that what is used is exactly what was signed.
+// those bytes, not body, so that what is used is exactly what was signed;
+// WebhookHandler does, and its events' Raw are those bytes.
 func VerifyWebhookBody(secrets []string, body []byte, signature string) (signed []byte, err error) {
 	if len(secrets) == 0 {
 		return nil, invalid("secrets", "none given")
@@ -156,15 +157,18 @@ type WebhookEvent struct {
 	Kind      EventKind
 	AccountID string    // the account's amojo id ("account_id")
 	Time      time.Time // when amoCRM generated the webhook ("time"), UTC
-	// ScopeID is the last path segment of the webhook URL, which amoCRM fills
-	// with the scope id of the connection. WebhookHandler sets it;
-	// ParseWebhook leaves it empty.
+	// ScopeID is the scope id of the connection the webhook is for: the last
+	// segment of the webhook URL's path, which amoCRM fills with it.
+	// WebhookHandler sets it only after checking that its account part is the
+	// signed AccountID (the path itself is not signed), and leaves it empty
+	// for a webhook that names no account; ParseWebhook leaves it empty.
 	ScopeID  string
 	Message  *OutgoingMessage // EventMessage and EventComment
 	Typing   *TypingEvent     // EventTyping
 	Reaction *ReactionEvent   // EventReaction
 	// Raw is a copy of the body ParseWebhook decoded, for fields this package
-	// does not model and for EventUnknown.
+	// does not model and for EventUnknown. From WebhookHandler it is exactly
+	// the bytes the signature covers (see VerifyWebhookBody).
 	Raw json.RawMessage
 }
 
