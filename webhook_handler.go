@@ -250,9 +250,10 @@ func (h WebhookHandler) describe() (async bool, queue, secrets int) {
 // still handled, and Close waits for the workers and running callbacks to
 // finish. If ctx ends first, callbacks' contexts are cancelled, events still
 // queued are reported with ErrWebhookClosed instead of being handled, and
-// Close returns ctx's error; only a callback that ignores the cancellation
-// keeps running then. Close also logs the count of refusals the log limit
-// held back. Close may be called more than once.
+// Close returns ctx's error; the workers stop once their callbacks return to
+// the cancellation (a callback that ignores it keeps running). The handler
+// starts no other goroutine. Close also logs the count of refusals the log
+// limit held back. Close may be called more than once.
 func (h WebhookHandler) Close(ctx context.Context) error {
 	c := h.c
 	if c == nil {
