@@ -44,12 +44,14 @@ func ExampleNewWebhookHandler() {
 			fmt.Println("unknown webhook kept raw:", len(ev.Raw), "bytes")
 		}
 		return nil
-	}, amojo.WithAsync(100, 4))
+	}, amojo.WithWebhookAsync(100, 4))
 	if err := h.Err(); err != nil {
 		log.Fatal(err) // e.g. an empty secret
 	}
-	// In a server: http.Handle("/amojo/webhook/", h); the URL registered
-	// for the channel is https://host/amojo/webhook/:scope_id.
+	// In a server: http.Handle("/amojo/webhook/", h), served by an
+	// http.Server with ReadHeaderTimeout, ReadTimeout, WriteTimeout and
+	// IdleTimeout set; the URL registered for the channel is
+	// https://host/amojo/webhook/:scope_id.
 
 	// A webhook as amoCRM sends it, signed with the channel secret.
 	body := []byte(`{"account_id":"52e591f7-c98f-4255-8495-827210138c81","time":1639572261,` +
@@ -58,7 +60,10 @@ func ExampleNewWebhookHandler() {
 		`"conversation":{"id":"8e4d4baa-9e6c-4a88-838a-5f62be227bdc","client_id":"chat-1"},` +
 		`"timestamp":1639572260,"msec_timestamp":1639572260980,` +
 		`"message":{"id":"0371a0ff-b78a-4c7b-8538-a7d547e10692","type":"text","text":"Hello!"}}}`)
-	req := httptest.NewRequest(http.MethodPost, "/amojo/webhook/SCOPE_ID", strings.NewReader(string(body)))
+	// amoCRM posts it to the URL with the scope id of the connection, whose
+	// account part the handler checks against the signed account_id.
+	scopeID := amojo.ScopeID("344a5002-f8ca-454d-af3d-396180102ac7", "52e591f7-c98f-4255-8495-827210138c81")
+	req := httptest.NewRequest(http.MethodPost, "/amojo/webhook/"+scopeID, strings.NewReader(string(body)))
 	req.Header.Set("X-Signature", amojo.SignWebhook(secret, body))
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, req) // answers at once; a worker handles the event

@@ -54,8 +54,12 @@ func SignWebhook(secret string, body []byte) string {
 // error (a *ValidationError), never a pass.
 //
 // The comparison is constant-time and ignores the case of the hex digits. The
-// raw body is checked first; if that fails, the body without its trailing
-// "\r" and "\n" bytes is checked too, as some senders sign it trimmed.
+// raw body is checked first; if that fails and the body ends in one line
+// break ("\n" or "\r\n"), the body without it is checked too, as some
+// senders sign the body before the final newline. Only that one line break
+// may be left out of the signature: a body signed as X passes as X, X+"\n"
+// and X+"\r\n", and nothing else. VerifyWebhookBody tells which bytes
+// were signed.
 func VerifyWebhook(secret string, body []byte, signature string) error {
 	return VerifyWebhookAny([]string{secret}, body, signature)
 }
@@ -64,38 +68,59 @@ func VerifyWebhook(secret string, body []byte, signature string) error {
 // rotation of a channel secret: the signature passes if it matches any of
 // them. No secrets, or an empty one, is a configuration error.
 func VerifyWebhookAny(secrets []string, body []byte, signature string) error {
+	_, err := VerifyWebhookBody(secrets, body, signature)
+	return err
+}
+
+// VerifyWebhookBody is VerifyWebhookAny that also returns the bytes the
+// signature covers: body itself, or body without its final line break when
+// only that passes (see VerifyWebhook). The result shares body's memory. Decode
+// those bytes, not body, so that what is used is exactly what was signed;
+// WebhookHandler does, and its events' Raw are those bytes.
+func VerifyWebhookBody(secrets []string, body []byte, signature string) (signed []byte, err error) {
 	if len(secrets) == 0 {
-		return invalid("secrets", "none given")
+		return nil, invalid("secrets", "none given")
 	}
 	for i, s := range secrets {
 		if s == "" {
 			if len(secrets) == 1 {
-				return invalid("secret", "empty")
+				return nil, invalid("secret", "empty")
 			}
-			return invalid(fmt.Sprintf("secrets[%d]", i), "empty")
+			return nil, invalid(fmt.Sprintf("secrets[%d]", i), "empty")
 		}
 	}
 	sig := strings.TrimSpace(signature)
 	if sig == "" {
-		return fmt.Errorf("%w: missing", ErrInvalidSignature)
+		return nil, fmt.Errorf("%w: missing", ErrInvalidSignature)
 	}
 	var want [sha1.Size]byte
 	if len(sig) != 2*sha1.Size {
-		return fmt.Errorf("%w: not %d hex digits", ErrInvalidSignature, 2*sha1.Size)
+		return nil, fmt.Errorf("%w: not %d hex digits", ErrInvalidSignature, 2*sha1.Size)
 	}
 	if _, err := hex.Decode(want[:], []byte(sig)); err != nil {
-		return fmt.Errorf("%w: not %d hex digits", ErrInvalidSignature, 2*sha1.Size)
+		return nil, fmt.Errorf("%w: not %d hex digits", ErrInvalidSignature, 2*sha1.Size)
 	}
-	trimmed := bytes.TrimRight(body, "\r\n")
 	for _, s := range secrets {
-		if macEqual(s, body, want[:]) {
-			return nil
-		}
-		if len(trimmed) != len(body) && macEqual(s, trimmed, want[:]) {
-			return nil
+		for _, signed := range signedCandidates(body) {
+			if macEqual(s, signed, want[:]) {
+				return signed, nil
+			}
 		}
 	}
-	return fmt.Errorf("%w: mismatch", ErrInvalidSignature)
+	return nil, fmt.Errorf("%w: mismatch", ErrInvalidSignature)
+}
+
+// signedCandidates returns the bytes a signature of body may cover: body,
+// then body without a final "\n", then without a final "\r\n".
+func signedCandidates(body []byte) [][]byte {
+	c := [][]byte{body}
+	if t, ok := bytes.CutSuffix(body, []byte("\n")); ok {
+		c = append(c, t)
+		if t, ok := bytes.CutSuffix(t, []byte("\r")); ok {
+			c = append(c, t)
+		}
+	}
+	return c
 }
 
 func macEqual(secret string, body, want []byte) bool {
@@ -132,15 +157,18 @@ type WebhookEvent struct {
 	Kind      EventKind
 	AccountID string    // the account's amojo id ("account_id")
 	Time      time.Time // when amoCRM generated the webhook ("time"), UTC
-	// ScopeID is the last path segment of the webhook URL, which amoCRM fills
-	// with the scope id of the connection. WebhookHandler sets it;
-	// ParseWebhook leaves it empty.
+	// ScopeID is the scope id of the connection the webhook is for: the last
+	// segment of the webhook URL's path, which amoCRM fills with it.
+	// WebhookHandler sets it only after checking that its account part is the
+	// signed AccountID (the path itself is not signed), and leaves it empty
+	// for a webhook that names no account; ParseWebhook leaves it empty.
 	ScopeID  string
 	Message  *OutgoingMessage // EventMessage and EventComment
 	Typing   *TypingEvent     // EventTyping
 	Reaction *ReactionEvent   // EventReaction
-	// Raw is a copy of the whole webhook body, for fields this package does
-	// not model and for EventUnknown.
+	// Raw is a copy of the body ParseWebhook decoded, for fields this package
+	// does not model and for EventUnknown. From WebhookHandler it is exactly
+	// the bytes the signature covers (see VerifyWebhookBody).
 	Raw json.RawMessage
 }
 
@@ -307,7 +335,8 @@ func (r *ReactionEvent) Removed() bool { return r.Type == "unreact" }
 // lenient: missing or null fields are left empty, unknown fields are ignored,
 // numbers may come as JSON numbers or numeric strings, and a field of an
 // unexpected type is read as empty rather than failing the whole webhook.
-// ParseWebhook does not check the signature; call VerifyWebhook first.
+// ParseWebhook does not check the signature: call VerifyWebhookBody first and
+// decode the bytes it returns.
 func ParseWebhook(body []byte) (*WebhookEvent, error) {
 	trimmed := bytes.Trim(body, " \t\r\n") // JSON white space only
 	if len(trimmed) == 0 {

@@ -45,7 +45,7 @@ func newE2EHooks(t *testing.T, secret string, fn func(ctx context.Context, h *e2
 	if secret == "" {
 		secret = fake.Channel().Secret
 	}
-	opts = append([]amojo.WebhookOption{amojo.WithErrorHandler(func(_ *amojo.WebhookEvent, err error) { h.errs <- err })}, opts...)
+	opts = append([]amojo.WebhookOption{amojo.WithWebhookErrorHandler(func(_ *amojo.WebhookEvent, err error) { h.errs <- err })}, opts...)
 	handler := amojo.NewWebhookHandler(secret, func(ctx context.Context, ev *amojo.WebhookEvent) error {
 		h.events <- ev
 		if fn != nil {

@@ -2,33 +2,45 @@ package amojo
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// DefaultWebhookMaxBody is the body size limit of a WebhookHandler unless
-// WithMaxBodyBytes says otherwise.
-const DefaultWebhookMaxBody = 1 << 20
-
-// DefaultWebhookSyncTimeout bounds a synchronous callback so that amoCRM,
-// which waits at most 5 seconds, gets its answer in time.
-const DefaultWebhookSyncTimeout = 4 * time.Second
+// Errors of a WebhookHandler about the request rather than the body.
+var (
+	// ErrWebhookScope reports a verified webhook whose URL path does not end
+	// in a scope id of the signed account: amoCRM fills the webhook URL's
+	// last segment with the scope id, but the path is not signed, so the
+	// handler takes it only when its account part is the body's account_id.
+	ErrWebhookScope = errors.New("amojo: webhook scope refused")
+	// ErrWebhookReadTimeout reports a body the sender did not finish sending
+	// within the handler's read timeout (WithWebhookReadTimeout).
+	ErrWebhookReadTimeout = errors.New("amojo: webhook body not received in time")
+)
 
 // The fixed texts a WebhookHandler answers with. None of them depends on the
 // request, so nothing the sender sent (nor any secret) is ever echoed.
 const (
 	webhookTextOK            = "ok"
+	webhookTextDuplicate     = "duplicate"
 	webhookTextBadSignature  = "invalid signature"
 	webhookTextTooLarge      = "body too large"
+	webhookTextReadTimeout   = "body timeout"
 	webhookTextMalformed     = "malformed body"
+	webhookTextScope         = "wrong scope"
+	webhookTextStale         = "stale event"
 	webhookTextMethod        = "method not allowed"
 	webhookTextNoSecret      = "webhook secret not configured"
 	webhookTextMisconfigured = "webhook handler misconfigured"
@@ -38,142 +50,70 @@ const (
 	webhookTextClosed        = "shutting down"
 )
 
-// WebhookOption configures a WebhookHandler.
-type WebhookOption func(*webhookConfig) error
-
-type webhookConfig struct {
-	extraSecrets []string
-	maxBody      int64
-	syncTimeout  time.Duration
-	async        bool
-	queueSize    int
-	workers      int
-	onError      func(*WebhookEvent, error)
-	logger       *slog.Logger
-}
-
-// WithWebhookSecrets accepts webhooks signed with any of extra as well as with
-// the main secret, for the time a channel secret is being rotated. Empty
-// secrets are a configuration error.
-func WithWebhookSecrets(extra ...string) WebhookOption {
-	return func(c *webhookConfig) error {
-		for i, s := range extra {
-			if s == "" {
-				return invalid(fmt.Sprintf("WebhookSecrets[%d]", i), "empty")
-			}
-		}
-		c.extraSecrets = append(c.extraSecrets, extra...)
-		return nil
-	}
-}
-
-// WithMaxBodyBytes limits the size of a webhook body (default
-// DefaultWebhookMaxBody, 1 MiB); a larger body is answered 413.
-func WithMaxBodyBytes(n int64) WebhookOption {
-	return func(c *webhookConfig) error {
-		if n <= 0 {
-			return invalid("MaxBodyBytes", "not positive")
-		}
-		c.maxBody = n
-		return nil
-	}
-}
-
-// WithSyncTimeout bounds the callback in synchronous mode (default
-// DefaultWebhookSyncTimeout, 4 s): its context expires after d, and the
-// handler answers 503 at that point even if the callback has not returned.
-// Keep d under 5 seconds, the time amoCRM waits for the answer.
-func WithSyncTimeout(d time.Duration) WebhookOption {
-	return func(c *webhookConfig) error {
-		if d <= 0 {
-			return invalid("SyncTimeout", "not positive")
-		}
-		c.syncTimeout = d
-		return nil
-	}
-}
-
-// WithAsync makes the handler answer 200 as soon as the event is queued and
-// run the callback on workers goroutines, which take events from a queue of
-// queueSize events (0 hands events only to an idle worker). When the queue is
-// full the webhook is answered 503 and reported with ErrWebhookQueueFull.
-// Workers start with the handler; call Close to stop them.
-func WithAsync(queueSize, workers int) WebhookOption {
-	return func(c *webhookConfig) error {
-		if queueSize < 0 {
-			return invalid("Async.QueueSize", "negative")
-		}
-		if workers < 1 {
-			return invalid("Async.Workers", "less than 1")
-		}
-		c.async, c.queueSize, c.workers = true, queueSize, workers
-		return nil
-	}
-}
-
-// WithErrorHandler sets the function told about every webhook that was not
-// handled successfully: a callback error or panic, a full queue, a timeout, a
-// webhook refused because of its signature, size or body, and a configuration
-// error. ev is the event when there is one (nil for a refused request). It may
-// be called from several goroutines at once and must not panic.
-func WithErrorHandler(fn func(ev *WebhookEvent, err error)) WebhookOption {
-	return func(c *webhookConfig) error {
-		if fn == nil {
-			return invalid("ErrorHandler", "nil")
-		}
-		c.onError = fn
-		return nil
-	}
-}
-
-// WithWebhookLogger logs the same failures WithErrorHandler reports (refused
-// requests at warning level, lost or failed events at error level) with the
-// scope id, event kind and account id; bodies, secrets and signatures are
-// never logged. Without this option and without WithErrorHandler, failures
-// are logged to slog.Default(), so that none goes unnoticed.
-func WithWebhookLogger(l *slog.Logger) WebhookOption {
-	return func(c *webhookConfig) error {
-		if l == nil {
-			return invalid("WebhookLogger", "nil")
-		}
-		c.logger = l
-		return nil
-	}
-}
-
 // WebhookHandler receives amoCRM's chat webhooks. It is an http.Handler: mount
 // it at the path of the webhook URL registered for the channel, whose last
-// segment amoCRM fills with the scope id. For each request it checks the
-// method (POST, else 405), limits the body (413), verifies X-Signature against
-// the raw body (401), decodes the event (400), sets the event's ScopeID from
-// the last path segment, and hands the event to the callback. Every answer is
-// a short fixed text.
+// segment amoCRM fills with the scope id (https://host/path/:scope_id).
+//
+// For each request it checks the method (POST, else 405), reads the body
+// within a size limit (413) and a deadline (408), verifies X-Signature (401),
+// decodes the signed bytes (400), takes the scope id from the last path
+// segment only if its account is the signed account_id (400), refuses an
+// event outside the maximum age when one is set (400) and a repeat of an
+// accepted event (200 "duplicate"), and hands the event to the callback.
+// Every answer is a short fixed text. docs/webhooks.md describes the defaults
+// and the server timeouts to set around the handler.
 //
 // By default the callback runs synchronously, bounded by the sync timeout, and
 // its outcome decides the answer: 200 on nil, 500 on an error, 503 on timeout.
-// With WithAsync the handler answers 200 once the event is queued. amoCRM
-// sends each webhook once and never retries, so every event that is not
-// handled is reported to the error handler or the log, never dropped quietly.
+// With WithWebhookAsync the handler answers 200 once the event is queued.
+// amoCRM sends each webhook once and never retries, so every event that is
+// not handled is reported to the error handler or the log, never dropped
+// quietly.
+//
+// A WebhookHandler is a small value around shared state: copies of it are the
+// same handler. Formatted with fmt, log/slog or encoding/json it shows its
+// mode and the number of its secrets, never the secrets.
 type WebhookHandler struct {
-	fn          func(context.Context, *WebhookEvent) error
-	secrets     []string
+	c *webhookCore
+}
+
+var _ http.Handler = WebhookHandler{}
+
+// webhookCore is the state of a WebhookHandler.
+type webhookCore struct {
+	fn func(context.Context, *WebhookEvent) error
+	// keys holds the secrets behind a pointer of its own: fmt cannot call
+	// WebhookHandler's methods when the handler sits in an unexported
+	// field, and prints the fields of what it reaches, but nested pointers
+	// only as addresses.
+	keys        *webhookKeys
 	maxBody     int64
 	syncTimeout time.Duration
+	readTimeout time.Duration
+	maxAge      time.Duration
+	now         func() time.Time
 	onError     func(*WebhookEvent, error)
 	logger      *slog.Logger
+	logLimit    logLimit
+	dedup       *dedupSet // nil when off
 	cfgErr      error
 	cfgText     string
+	noDeadline  sync.Once // the log line about a writer without deadlines
 
 	queue chan queuedEvent // nil in synchronous mode
 
-	mu     sync.RWMutex // guards closed against sends on queue
-	closed bool
-	base   context.Context // cancelled when Close gives up waiting
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // workers and running synchronous callbacks
+	mu      sync.Mutex // guards closed, active and sends on queue
+	closed  bool
+	active  int           // workers and running synchronous callbacks
+	drained chan struct{} // closed once closed and active is 0
+	base    context.Context
+	cancel  context.CancelFunc // cancels base when Close is done or gives up
 }
 
-var _ http.Handler = (*WebhookHandler)(nil)
+// webhookKeys are the secrets a handler verifies signatures with.
+type webhookKeys struct {
+	secrets []string
+}
 
 type queuedEvent struct {
 	ctx context.Context
@@ -190,50 +130,58 @@ type queuedEvent struct {
 // configured" or "webhook handler misconfigured") and reports the error; Err
 // returns it, so a server can refuse to start.
 func NewWebhookHandler(secret string, fn func(ctx context.Context, ev *WebhookEvent) error, opts ...WebhookOption) *WebhookHandler {
-	c := webhookConfig{maxBody: DefaultWebhookMaxBody, syncTimeout: DefaultWebhookSyncTimeout}
+	cfg := defaultWebhookConfig()
 	var cfgErr error
 	for i, opt := range opts {
 		if opt == nil {
 			cfgErr = firstErr(cfgErr, invalid(fmt.Sprintf("opts[%d]", i), "nil option"))
 			continue
 		}
-		if err := opt(&c); err != nil {
+		if err := opt(&cfg); err != nil {
 			cfgErr = firstErr(cfgErr, err)
 		}
 	}
-	h := &WebhookHandler{
+	c := &webhookCore{
 		fn:          fn,
-		secrets:     append([]string{secret}, c.extraSecrets...),
-		maxBody:     c.maxBody,
-		syncTimeout: c.syncTimeout,
-		onError:     c.onError,
-		logger:      c.logger,
+		keys:        &webhookKeys{secrets: append([]string{secret}, cfg.extraSecrets...)},
+		maxBody:     cfg.maxBody,
+		syncTimeout: cfg.syncTimeout,
+		readTimeout: cfg.readTimeout,
+		maxAge:      cfg.maxAge,
+		now:         cfg.now,
+		onError:     cfg.onError,
+		logger:      cfg.logger,
+		logLimit:    logLimit{lines: cfg.logLines, interval: cfg.logInterval},
 		cfgText:     webhookTextMisconfigured,
+		drained:     make(chan struct{}),
 	}
-	h.base, h.cancel = context.WithCancel(context.Background())
-	if h.onError == nil && h.logger == nil {
-		h.logger = slog.Default()
+	c.base, c.cancel = context.WithCancel(context.Background())
+	if c.onError == nil && c.logger == nil {
+		c.logger = slog.Default()
+	}
+	if cfg.dedupWindow > 0 {
+		c.dedup = newDedupSet(cfg.dedupWindow, cfg.dedupSize)
 	}
 	switch {
 	case secret == "":
-		h.cfgErr, h.cfgText = invalid("secret", "empty"), webhookTextNoSecret
+		c.cfgErr, c.cfgText = invalid("secret", "empty"), webhookTextNoSecret
 	case fn == nil:
-		h.cfgErr = invalid("fn", "nil")
+		c.cfgErr = invalid("fn", "nil")
 	default:
-		h.cfgErr = cfgErr
+		c.cfgErr = cfgErr
 	}
-	if h.cfgErr != nil {
-		h.report(context.Background(), nil, h.cfgErr)
-		return h
+	if c.cfgErr != nil {
+		c.lost(context.Background(), nil, c.cfgErr)
+		return &WebhookHandler{c: c}
 	}
-	if c.async {
-		h.queue = make(chan queuedEvent, c.queueSize)
-		h.wg.Add(c.workers)
-		for range c.workers {
-			go h.work()
+	if cfg.async {
+		c.queue = make(chan queuedEvent, cfg.queueSize)
+		c.active = cfg.workers
+		for range cfg.workers {
+			go c.work()
 		}
 	}
-	return h
+	return &WebhookHandler{c: c}
 }
 
 // firstErr keeps the first error.
@@ -246,126 +194,313 @@ func firstErr(first, next error) error {
 
 // Err returns the configuration error that makes the handler refuse every
 // request, or nil.
-func (h *WebhookHandler) Err() error { return h.cfgErr }
+func (h WebhookHandler) Err() error {
+	if h.c == nil {
+		return invalid("WebhookHandler", "not made by NewWebhookHandler")
+	}
+	return h.c.cfgErr
+}
 
 // String describes the handler without its secrets.
-func (h *WebhookHandler) String() string {
-	mode := "sync"
-	if h.queue != nil {
-		mode = fmt.Sprintf("async, queue %d", cap(h.queue))
+func (h WebhookHandler) String() string {
+	if h.c == nil {
+		return "amojo.WebhookHandler{}"
 	}
-	return fmt.Sprintf("amojo.WebhookHandler{%s, secrets: %d (redacted)}", mode, len(h.secrets))
+	mode := "sync"
+	if h.c.queue != nil {
+		mode = fmt.Sprintf("async, queue %d", cap(h.c.queue))
+	}
+	return fmt.Sprintf("amojo.WebhookHandler{%s, secrets: %d (redacted)}", mode, len(h.c.keys.secrets))
+}
+
+// Format writes String for every verb (%q quotes it), so that no verb, flag
+// or Go-syntax form (%#v) shows the secrets.
+func (h WebhookHandler) Format(f fmt.State, verb rune) {
+	s := h.String()
+	if verb == 'q' {
+		s = strconv.Quote(s)
+	}
+	_, _ = io.WriteString(f, s)
 }
 
 // LogValue describes the handler to log/slog without its secrets.
-func (h *WebhookHandler) LogValue() slog.Value {
-	return slog.GroupValue(slog.Bool("async", h.queue != nil), slog.Int("secrets", len(h.secrets)))
+func (h WebhookHandler) LogValue() slog.Value {
+	async, queue, secrets := h.describe()
+	return slog.GroupValue(slog.Bool("async", async), slog.Int("queue", queue), slog.Int("secrets", secrets))
+}
+
+// MarshalJSON describes the handler without its secrets.
+func (h WebhookHandler) MarshalJSON() ([]byte, error) {
+	async, queue, secrets := h.describe()
+	return json.Marshal(struct {
+		Async   bool `json:"async"`
+		Queue   int  `json:"queue"`
+		Secrets int  `json:"secrets"`
+	}{async, queue, secrets})
+}
+
+func (h WebhookHandler) describe() (async bool, queue, secrets int) {
+	if h.c == nil {
+		return false, 0, 0
+	}
+	return h.c.queue != nil, cap(h.c.queue), len(h.c.keys.secrets)
 }
 
 // Close stops the handler: later requests are answered 503, queued events are
 // still handled, and Close waits for the workers and running callbacks to
 // finish. If ctx ends first, callbacks' contexts are cancelled, events still
 // queued are reported with ErrWebhookClosed instead of being handled, and
-// Close returns ctx's error. Close may be called more than once.
-func (h *WebhookHandler) Close(ctx context.Context) error {
-	h.mu.Lock()
-	if !h.closed {
-		h.closed = true
-		if h.queue != nil {
-			close(h.queue)
+// Close returns ctx's error; the workers stop once their callbacks return to
+// the cancellation (a callback that ignores it keeps running). The handler
+// starts no other goroutine. Close also logs the count of refusals the log
+// limit held back. Close may be called more than once.
+func (h WebhookHandler) Close(ctx context.Context) error {
+	c := h.c
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	if !c.closed {
+		c.closed = true
+		if c.queue != nil {
+			close(c.queue)
+		}
+		if c.active == 0 {
+			close(c.drained)
 		}
 	}
-	h.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		h.wg.Wait()
-		close(done)
+	c.mu.Unlock()
+	defer func() {
+		if c.logger != nil {
+			c.logLimit.flush().log(context.Background(), c.logger)
+		}
 	}()
 	select {
-	case <-done:
-		h.cancel()
+	case <-c.drained:
+		c.cancel()
 		return nil
 	case <-ctx.Done():
-		h.cancel()
+		c.cancel()
 		return fmt.Errorf("amojo: closing webhook handler: %w", ctx.Err())
 	}
 }
 
-// ServeHTTP handles one webhook request.
-func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	if h.cfgErr != nil {
-		h.report(ctx, nil, h.cfgErr)
-		reply(w, http.StatusInternalServerError, h.cfgText)
+// leave marks a worker or synchronous callback done.
+func (c *webhookCore) leave() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.active--
+	if c.closed && c.active == 0 {
+		close(c.drained)
+	}
+}
+
+// ServeHTTP handles one webhook request: receive turns it into a verified,
+// checked event or a refusal, and accept hands the event on and answers.
+func (h WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c := h.c
+	if c == nil {
+		reply(w, http.StatusInternalServerError, webhookTextMisconfigured)
 		return
+	}
+	ev, claim, ref := c.receive(w, r)
+	if ref != nil {
+		c.refuse(r.Context(), w, r, ref)
+		return
+	}
+	c.accept(w, r.Context(), ev, claim)
+}
+
+// refusal is a request answered without handing an event to the callback.
+type refusal struct {
+	code  int
+	text  string
+	err   error         // nil for a wrong method, which is not reported
+	ev    *WebhookEvent // the event, when it was verified and decoded
+	level slog.Level
+}
+
+func refused(code int, text string, err error, ev *WebhookEvent) *refusal {
+	return &refusal{code: code, text: text, err: err, ev: ev, level: slog.LevelWarn}
+}
+
+// receive is the path from a request to an event the handler may accept:
+// read the body, verify its signature, decode the signed bytes, check the
+// scope against the signed account, the event time against the maximum age,
+// and refuse a repeat. The event it returns holds its place in the dedup
+// memory (claim), which accept keeps or releases.
+func (c *webhookCore) receive(w http.ResponseWriter, r *http.Request) (*WebhookEvent, dedupClaim, *refusal) {
+	if c.cfgErr != nil {
+		return nil, dedupClaim{}, &refusal{code: http.StatusInternalServerError, text: c.cfgText, err: c.cfgErr, level: slog.LevelError}
 	}
 	if r.Method != http.MethodPost {
-		if h.logger != nil {
-			h.logger.LogAttrs(ctx, slog.LevelDebug, "amojo webhook: method not allowed", slog.String("method", r.Method))
-		}
 		w.Header().Set("Allow", http.MethodPost)
-		reply(w, http.StatusMethodNotAllowed, webhookTextMethod)
-		return
+		return nil, dedupClaim{}, &refusal{code: http.StatusMethodNotAllowed, text: webhookTextMethod}
 	}
-	if r.ContentLength > h.maxBody {
-		h.report(ctx, nil, ErrWebhookTooLarge)
-		reply(w, http.StatusRequestEntityTooLarge, webhookTextTooLarge)
-		return
+	body, ref := c.readBody(w, r)
+	if ref != nil {
+		return nil, dedupClaim{}, ref
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	signed, err := VerifyWebhookBody(c.keys.secrets, body, r.Header.Get(WebhookSignatureHeader))
 	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			h.report(ctx, nil, ErrWebhookTooLarge)
-			reply(w, http.StatusRequestEntityTooLarge, webhookTextTooLarge)
-			return
-		}
-		h.report(ctx, nil, fmt.Errorf("%w: reading: %w", ErrMalformedWebhook, err))
-		reply(w, http.StatusBadRequest, webhookTextMalformed)
-		return
+		return nil, dedupClaim{}, refused(http.StatusUnauthorized, webhookTextBadSignature, err, nil)
 	}
-	if err := VerifyWebhookAny(h.secrets, body, r.Header.Get(WebhookSignatureHeader)); err != nil {
-		h.report(ctx, nil, err)
-		reply(w, http.StatusUnauthorized, webhookTextBadSignature)
-		return
-	}
-	ev, err := ParseWebhook(body)
+	ev, err := ParseWebhook(signed)
 	if err != nil {
-		h.report(ctx, nil, err)
-		reply(w, http.StatusBadRequest, webhookTextMalformed)
-		return
+		return nil, dedupClaim{}, refused(http.StatusBadRequest, webhookTextMalformed, err, nil)
 	}
-	ev.ScopeID = lastPathSegment(r.URL)
+	if err := setScope(ev, r.URL); err != nil {
+		return nil, dedupClaim{}, refused(http.StatusBadRequest, webhookTextScope, err, ev)
+	}
+	now := c.now()
+	if err := checkAge(ev, now, c.maxAge); err != nil {
+		return nil, dedupClaim{}, refused(http.StatusBadRequest, webhookTextStale, err, ev)
+	}
+	if c.dedup == nil {
+		return ev, dedupClaim{}, nil
+	}
+	claim, ok := c.dedup.claim(ev, now)
+	if !ok {
+		// The first copy was accepted, so the sender gets the same answer.
+		err := fmt.Errorf("%w within %v: not handled again", ErrWebhookReplay, c.dedup.window)
+		return nil, dedupClaim{}, refused(http.StatusOK, webhookTextDuplicate, err, ev)
+	}
+	return ev, claim, nil
+}
 
-	h.mu.RLock()
-	if h.closed {
-		h.mu.RUnlock()
-		h.report(ctx, ev, fmt.Errorf("%w: event not handled", ErrWebhookClosed))
+// readBody reads the body within the size limit and the read deadline.
+func (c *webhookCore) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *refusal) {
+	tooLarge := refused(http.StatusRequestEntityTooLarge, webhookTextTooLarge, ErrWebhookTooLarge, nil)
+	if r.ContentLength > c.maxBody {
+		return nil, tooLarge
+	}
+	timeout := c.readTimeout
+	if srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok && srv.ReadTimeout > 0 {
+		timeout = min(timeout, srv.ReadTimeout) // never extend the server's limit
+	}
+	deadline := time.Now().Add(timeout)
+	if err := http.NewResponseController(w).SetReadDeadline(deadline); err != nil {
+		c.noDeadline.Do(func() {
+			if c.logger != nil {
+				c.logger.LogAttrs(r.Context(), slog.LevelDebug, "amojo webhook: the ResponseWriter cannot set a read deadline; a body that stalls is bounded only by the server's ReadTimeout")
+			}
+		})
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, &deadlineReader{r: r.Body, deadline: deadline}, c.maxBody))
+	if err == nil {
+		// No need to lift the deadline: an HTTP/1 server does so when the
+		// body ends, and for HTTP/2 it only concerns the body.
+		return body, nil
+	}
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return nil, tooLarge
+	}
+	if isTimeout(err) {
+		w.Header().Set("Connection", "close")
+		return nil, refused(http.StatusRequestTimeout, webhookTextReadTimeout, fmt.Errorf("%w (%v)", ErrWebhookReadTimeout, timeout), nil)
+	}
+	return nil, refused(http.StatusBadRequest, webhookTextMalformed, fmt.Errorf("%w: reading: %w", ErrMalformedWebhook, err), nil)
+}
+
+// deadlineReader fails once its deadline has passed, even when the connection
+// has none: a sender that trickles the body is cut off at the next byte.
+type deadlineReader struct {
+	r        io.ReadCloser
+	deadline time.Time
+}
+
+func (d *deadlineReader) Close() error { return d.r.Close() }
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	if !time.Now().Before(d.deadline) {
+		return 0, os.ErrDeadlineExceeded
+	}
+	return d.r.Read(p)
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	ne, ok := errors.AsType[net.Error](err)
+	return ok && ne.Timeout()
+}
+
+// setScope sets ev.ScopeID from the last segment of the request path, checked
+// against the signed account id. A webhook that names no account gets no
+// scope: there is nothing signed to check one against.
+func setScope(ev *WebhookEvent, u *url.URL) error {
+	ev.ScopeID = ""
+	if ev.AccountID == "" {
+		return nil
+	}
+	scope, err := webhookScope(u.EscapedPath(), ev.AccountID)
+	if err != nil {
+		return err
+	}
+	ev.ScopeID = scope
+	return nil
+}
+
+// webhookScope returns the scope id that is the last segment of escapedPath,
+// unescaped (so an escaped "/" inside it survives), if its account part is
+// accountID. A path that ends in "/" has no scope id.
+func webhookScope(escapedPath, accountID string) (string, error) {
+	seg := escapedPath[strings.LastIndexByte(escapedPath, '/')+1:]
+	if seg == "" {
+		return "", fmt.Errorf("%w: no scope id at the end of the URL path", ErrWebhookScope)
+	}
+	scope, err := url.PathUnescape(seg)
+	if err != nil {
+		return "", fmt.Errorf("%w: the last segment of the URL path is badly escaped", ErrWebhookScope)
+	}
+	_, account, ok := SplitScopeID(scope)
+	if !ok {
+		return "", fmt.Errorf("%w: the last segment of the URL path is not a scope id", ErrWebhookScope)
+	}
+	if account != accountID {
+		return "", fmt.Errorf("%w: its account is not the signed account_id", ErrWebhookScope)
+	}
+	return scope, nil
+}
+
+// accept hands a received event on: to the queue (asynchronous mode, 200 once
+// queued) or to the callback (synchronous mode, answered with its outcome).
+// An event that is not handed on, or whose callback fails, is released from
+// the dedup memory, so that a copy of it may still be handled.
+func (c *webhookCore) accept(w http.ResponseWriter, ctx context.Context, ev *WebhookEvent, claim dedupClaim) {
+	evCtx := context.WithoutCancel(ctx)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		claim.release()
+		c.lost(ctx, ev, fmt.Errorf("%w: event not handled", ErrWebhookClosed))
 		reply(w, http.StatusServiceUnavailable, webhookTextClosed)
 		return
 	}
-	evCtx := context.WithoutCancel(ctx)
-	if h.queue != nil {
+	if c.queue != nil {
 		select {
-		case h.queue <- queuedEvent{ctx: evCtx, ev: ev}:
-			h.mu.RUnlock()
+		case c.queue <- queuedEvent{ctx: evCtx, ev: ev}:
+			c.mu.Unlock()
 			reply(w, http.StatusOK, webhookTextOK)
 		default:
-			h.mu.RUnlock()
-			h.report(ctx, ev, ErrWebhookQueueFull)
+			c.mu.Unlock()
+			claim.release()
+			c.lost(ctx, ev, ErrWebhookQueueFull)
 			reply(w, http.StatusServiceUnavailable, webhookTextQueueFull)
 		}
 		return
 	}
-	h.wg.Add(1)
-	h.mu.RUnlock()
-	h.serveSync(w, evCtx, ev)
+	c.active++
+	c.mu.Unlock()
+	c.serveSync(w, evCtx, ev, claim)
 }
 
 // serveSync runs the callback and answers with its outcome, or at the sync
 // timeout if the callback is still running then.
-func (h *WebhookHandler) serveSync(w http.ResponseWriter, evCtx context.Context, ev *WebhookEvent) {
-	ctx, cancel := context.WithTimeout(evCtx, h.syncTimeout)
-	stop := context.AfterFunc(h.base, cancel)
+func (c *webhookCore) serveSync(w http.ResponseWriter, evCtx context.Context, ev *WebhookEvent, claim dedupClaim) {
+	ctx, cancel := context.WithTimeout(evCtx, c.syncTimeout)
+	stop := context.AfterFunc(c.base, cancel)
 	const (
 		pending = iota
 		returned
@@ -374,10 +509,10 @@ func (h *WebhookHandler) serveSync(w http.ResponseWriter, evCtx context.Context,
 	var state atomic.Int32
 	res := make(chan error, 1)
 	go func() {
-		defer h.wg.Done()
+		defer c.leave()
 		defer cancel()
 		defer stop()
-		err := h.call(ctx, ev)
+		err := c.call(ctx, ev)
 		if state.CompareAndSwap(pending, returned) {
 			res <- err
 			return
@@ -385,7 +520,7 @@ func (h *WebhookHandler) serveSync(w http.ResponseWriter, evCtx context.Context,
 		// The request was answered at the timeout; report what came later,
 		// unless it only echoes the expired context.
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-			h.report(evCtx, ev, err)
+			c.lost(evCtx, ev, err)
 		}
 	}()
 	var err error
@@ -393,7 +528,7 @@ func (h *WebhookHandler) serveSync(w http.ResponseWriter, evCtx context.Context,
 	case err = <-res:
 	case <-ctx.Done():
 		if state.CompareAndSwap(pending, abandoned) {
-			h.timedOut(w, evCtx, ev)
+			c.timedOut(w, evCtx, ev, claim)
 			return
 		}
 		err = <-res
@@ -404,36 +539,39 @@ func (h *WebhookHandler) serveSync(w http.ResponseWriter, evCtx context.Context,
 	case ctx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)):
 		// The callback gave up because its context ended: that is the
 		// timeout (or Close), not an error of its own.
-		h.timedOut(w, evCtx, ev)
+		c.timedOut(w, evCtx, ev, claim)
 	default:
-		h.report(evCtx, ev, err)
+		claim.release()
+		c.lost(evCtx, ev, err)
 		reply(w, http.StatusInternalServerError, webhookTextHandlerError)
 	}
 }
 
-// timedOut answers a synchronous webhook whose callback ran out of time.
-func (h *WebhookHandler) timedOut(w http.ResponseWriter, ctx context.Context, ev *WebhookEvent) {
-	if h.base.Err() != nil {
-		h.report(ctx, ev, fmt.Errorf("%w: callback cancelled", ErrWebhookClosed))
+// timedOut answers a synchronous webhook whose callback ran out of time. The
+// event stays in the dedup memory: its callback may still be running.
+func (c *webhookCore) timedOut(w http.ResponseWriter, ctx context.Context, ev *WebhookEvent, claim dedupClaim) {
+	if c.base.Err() != nil {
+		claim.release()
+		c.lost(ctx, ev, fmt.Errorf("%w: callback cancelled", ErrWebhookClosed))
 		reply(w, http.StatusServiceUnavailable, webhookTextClosed)
 		return
 	}
-	h.report(ctx, ev, fmt.Errorf("%w after %v", ErrWebhookTimeout, h.syncTimeout))
+	c.lost(ctx, ev, fmt.Errorf("%w after %v", ErrWebhookTimeout, c.syncTimeout))
 	reply(w, http.StatusServiceUnavailable, webhookTextTimeout)
 }
 
 // work is one asynchronous worker: it handles queued events until Close.
-func (h *WebhookHandler) work() {
-	defer h.wg.Done()
-	for q := range h.queue {
-		if h.base.Err() != nil {
-			h.report(q.ctx, q.ev, fmt.Errorf("%w: event not handled", ErrWebhookClosed))
+func (c *webhookCore) work() {
+	defer c.leave()
+	for q := range c.queue {
+		if c.base.Err() != nil {
+			c.lost(q.ctx, q.ev, fmt.Errorf("%w: event not handled", ErrWebhookClosed))
 			continue
 		}
 		ctx, cancel := context.WithCancel(q.ctx)
-		stop := context.AfterFunc(h.base, cancel)
-		if err := h.call(ctx, q.ev); err != nil {
-			h.report(q.ctx, q.ev, err)
+		stop := context.AfterFunc(c.base, cancel)
+		if err := c.call(ctx, q.ev); err != nil {
+			c.lost(q.ctx, q.ev, err)
 		}
 		stop()
 		cancel()
@@ -441,28 +579,50 @@ func (h *WebhookHandler) work() {
 }
 
 // call runs the callback, turning a panic into an error.
-func (h *WebhookHandler) call(ctx context.Context, ev *WebhookEvent) (err error) {
+func (c *webhookCore) call(ctx context.Context, ev *WebhookEvent) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("amojo: webhook callback panicked: %v", p)
 		}
 	}()
-	return h.fn(ctx, ev)
+	return c.fn(ctx, ev)
 }
 
-// report tells the error handler and the logger about a failure.
-func (h *WebhookHandler) report(ctx context.Context, ev *WebhookEvent, err error) {
-	if h.onError != nil {
-		h.onError(ev, err)
+// refuse reports a refusal to the error handler, logs it within the log
+// limit, and answers.
+func (c *webhookCore) refuse(ctx context.Context, w http.ResponseWriter, r *http.Request, ref *refusal) {
+	switch {
+	case ref.err == nil:
+		if c.logger != nil {
+			c.logger.LogAttrs(ctx, slog.LevelDebug, "amojo webhook: method not allowed", slog.String("method", r.Method))
+		}
+	default:
+		if c.onError != nil {
+			c.onError(ref.ev, ref.err)
+		}
+		if c.logger != nil && c.logger.Enabled(ctx, ref.level) {
+			ok, sum := c.logLimit.admit(c.now(), refusalReason(ref.err), ref.level)
+			sum.log(ctx, c.logger)
+			if ok {
+				c.logLine(ctx, ref.level, "amojo webhook refused", ref.ev, ref.err)
+			}
+		}
 	}
-	if h.logger == nil {
-		return
+	reply(w, ref.code, ref.text)
+}
+
+// lost reports an event that was accepted but not handled, or a configuration
+// error, to the error handler and the log (each one, at error level).
+func (c *webhookCore) lost(ctx context.Context, ev *WebhookEvent, err error) {
+	if c.onError != nil {
+		c.onError(ev, err)
 	}
-	level := slog.LevelError
-	if ev == nil && (errors.Is(err, ErrInvalidSignature) || errors.Is(err, ErrWebhookTooLarge) || errors.Is(err, ErrMalformedWebhook)) {
-		level = slog.LevelWarn
-	}
-	if !h.logger.Enabled(ctx, level) {
+	c.logLine(ctx, slog.LevelError, "amojo webhook not handled", ev, err)
+}
+
+// logLine logs one failure with what identifies its event; never the body.
+func (c *webhookCore) logLine(ctx context.Context, level slog.Level, msg string, ev *WebhookEvent, err error) {
+	if c.logger == nil || !c.logger.Enabled(ctx, level) {
 		return
 	}
 	attrs := []slog.Attr{slog.String("error", err.Error())}
@@ -472,7 +632,7 @@ func (h *WebhookHandler) report(ctx context.Context, ev *WebhookEvent, err error
 			slog.String("scope_id", ev.ScopeID),
 			slog.String("account_id", ev.AccountID))
 	}
-	h.logger.LogAttrs(ctx, level, "amojo webhook not handled", attrs...)
+	c.logger.LogAttrs(ctx, level, msg, attrs...)
 }
 
 // reply writes one of the fixed answer texts.
@@ -482,15 +642,4 @@ func reply(w http.ResponseWriter, code int, text string) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
 	_, _ = io.WriteString(w, text+"\n")
-}
-
-// lastPathSegment returns the last non-empty segment of u's path, unescaped,
-// so that an escaped "/" inside the scope id survives.
-func lastPathSegment(u *url.URL) string {
-	p := strings.TrimRight(u.EscapedPath(), "/")
-	seg := p[strings.LastIndexByte(p, '/')+1:]
-	if s, err := url.PathUnescape(seg); err == nil {
-		return s
-	}
-	return seg
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -73,6 +74,12 @@ func (e *events) add(ev *WebhookEvent) {
 	e.list = append(e.list, ev)
 }
 
+// record is a callback that collects the events and succeeds.
+func (e *events) record(_ context.Context, ev *WebhookEvent) error {
+	e.add(ev)
+	return nil
+}
+
 func (e *events) all() []*WebhookEvent {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -86,6 +93,31 @@ func signedRequest(t testing.TB, secret, path string, body []byte) *http.Request
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("X-Signature", SignWebhook(secret, body))
 	return r
+}
+
+// postHook serves body, signed with hookSecret, posted to hookPath.
+func postHook(t testing.TB, h http.Handler, body []byte) *httptest.ResponseRecorder {
+	t.Helper()
+	return serve(h, signedRequest(t, hookSecret, hookPath, body))
+}
+
+// ignoreErrors is an error handler for tests that look at answers only.
+func ignoreErrors(*WebhookEvent, error) {}
+
+// neverCalled is a callback that fails the test if an event reaches it.
+func neverCalled(t *testing.T) func(context.Context, *WebhookEvent) error {
+	return func(_ context.Context, ev *WebhookEvent) error {
+		t.Errorf("callback called with %s event", ev.Kind)
+		return nil
+	}
+}
+
+// blockUntil is a callback that returns once release is closed.
+func blockUntil(release <-chan struct{}) func(context.Context, *WebhookEvent) error {
+	return func(context.Context, *WebhookEvent) error {
+		<-release
+		return nil
+	}
 }
 
 func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
@@ -157,7 +189,7 @@ func TestWebhookHandlerAnswers(t *testing.T) {
 			h := NewWebhookHandler(hookSecret, func(_ context.Context, ev *WebhookEvent) error {
 				got.add(ev)
 				return nil
-			}, WithMaxBodyBytes(int64(len(body))+1), WithErrorHandler(rep.add))
+			}, WithWebhookMaxBody(int64(len(body))+1), WithWebhookErrorHandler(rep.add))
 			defer h.Close(t.Context())
 			sig := c.r.Header.Get("X-Signature")
 			w := serve(h, c.r)
@@ -190,31 +222,81 @@ func TestWebhookHandlerAnswers(t *testing.T) {
 	}
 }
 
+// TestWebhookHandlerScopeID: the scope id is the last path segment,
+// unescaped, and only when its account part is the signed account_id.
 func TestWebhookHandlerScopeID(t *testing.T) {
 	t.Parallel()
+	const channel, account = "344a5002-f8ca-454d-af3d-396180102ac7", "52e591f7-c98f-4255-8495-827210138c81"
 	cases := []struct{ path, want string }{
 		{hookPath, hookScope},
-		{hookPath + "/", hookScope},
 		{"/" + hookScope, hookScope},
-		{"/hooks/a%2Fb", "a/b"},
-		{"/hooks/a%20b", "a b"},
-		{"/hooks/x?scope=ignored", "x"},
-		{"/", ""},
+		{"/hooks/a%2Fb_" + account, "a/b_" + account},
+		{"/hooks/a%20b_" + account, "a b_" + account},
+		{"/hooks/" + hookScope + "?scope=ignored", hookScope},
+		{"/hooks/x/" + channel + "%5F" + account, hookScope},
 	}
 	for _, c := range cases {
 		t.Run(c.path, func(t *testing.T) {
 			t.Parallel()
 			var got events
-			h := NewWebhookHandler(hookSecret, func(_ context.Context, ev *WebhookEvent) error {
-				got.add(ev)
-				return nil
-			})
+			h := NewWebhookHandler(hookSecret, got.record)
 			body := textBody("m1")
 			checkAnswer(t, serve(h, signedRequest(t, hookSecret, c.path, body)), 200, "ok")
 			if all := got.all(); len(all) != 1 || all[0].ScopeID != c.want {
 				t.Fatalf("events %v, want ScopeID %q", all, c.want)
 			}
 		})
+	}
+}
+
+// TestWebhookHandlerRefusesForeignScope: the path is not signed, so a scope
+// of another account, a path that ends in "/" and a last segment that is no
+// scope id are refused, reported with the event (its ScopeID empty), and
+// never reach the callback.
+func TestWebhookHandlerRefusesForeignScope(t *testing.T) {
+	t.Parallel()
+	const channel = "344a5002-f8ca-454d-af3d-396180102ac7"
+	cases := []struct{ name, path string }{
+		{"scope of another account", "/amojo/webhook/" + channel + "_0e7ad8ac-3f8a-4bd0-9b2e-1f7a86ec8d61"},
+		{"another account, same channel", "/amojo/webhook/" + ScopeID(channel, "other")},
+		{"trailing slash", hookPath + "/"},
+		{"no scope after the mount path", "/amojo/webhook/"},
+		{"root", "/"},
+		{"not a scope id", "/hooks/x"},
+		{"account only", "/hooks/_52e591f7-c98f-4255-8495-827210138c81"},
+		{"channel only", "/hooks/" + channel + "_"},
+		{"account as a prefix", "/hooks/" + hookScope + "0"},
+		{"account in another case", "/hooks/" + strings.ToUpper(hookScope)},
+		{"scope in an earlier segment", hookPath + "/x"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			var rep reports
+			h := NewWebhookHandler(hookSecret, neverCalled(t), WithWebhookErrorHandler(rep.add))
+			defer h.Close(t.Context())
+			checkAnswer(t, serve(h, signedRequest(t, hookSecret, c.path, textBody("m1"))), 400, "wrong scope")
+			rp := rep.only(t)
+			if !errors.Is(rp.err, ErrWebhookScope) || rp.ev == nil || rp.ev.ScopeID != "" || rp.ev.Message.Message.ID != "m1" {
+				t.Errorf("report %+v %v", rp.ev, rp.err)
+			}
+			if _, _, ok := rp.ev.DeliveryTarget(); ok {
+				t.Error("a refused event still has a delivery target")
+			}
+		})
+	}
+}
+
+// TestWebhookHandlerNoAccountNoScope: a webhook that names no account (v1,
+// or an unknown shape) is still handled, but gets no scope from the path.
+func TestWebhookHandlerNoAccountNoScope(t *testing.T) {
+	t.Parallel()
+	var got events
+	h := NewWebhookHandler(hookSecret, got.record)
+	body := readWebhookFixture(t, "unknown_v1.json")
+	checkAnswer(t, serve(h, signedRequest(t, hookSecret, hookPath, body)), 200, "ok")
+	if all := got.all(); len(all) != 1 || all[0].ScopeID != "" || all[0].Kind != EventUnknown {
+		t.Fatalf("events %+v, want one unknown event without a scope", all)
 	}
 }
 
@@ -230,13 +312,25 @@ func TestWebhookHandlerConfigErrors(t *testing.T) {
 		field  string
 	}{
 		{"empty secret", "", ok, nil, "webhook secret not configured", "secret"},
-		{"empty secret and async", "", ok, []WebhookOption{WithAsync(1, 1)}, "webhook secret not configured", "secret"},
+		{"empty secret and async", "", ok, []WebhookOption{WithWebhookAsync(1, 1)}, "webhook secret not configured", "secret"},
 		{"nil callback", hookSecret, nil, nil, "webhook handler misconfigured", "fn"},
 		{"empty extra secret", hookSecret, ok, []WebhookOption{WithWebhookSecrets("old", "")}, "webhook handler misconfigured", "WebhookSecrets[1]"},
 		{"zero body limit", hookSecret, ok, []WebhookOption{WithMaxBodyBytes(0)}, "webhook handler misconfigured", "MaxBodyBytes"},
 		{"negative sync timeout", hookSecret, ok, []WebhookOption{WithSyncTimeout(-time.Second)}, "webhook handler misconfigured", "SyncTimeout"},
 		{"no workers", hookSecret, ok, []WebhookOption{WithAsync(10, 0)}, "webhook handler misconfigured", "Async.Workers"},
 		{"negative queue", hookSecret, ok, []WebhookOption{WithAsync(-1, 1)}, "webhook handler misconfigured", "Async.QueueSize"},
+		{"zero body limit (new name)", hookSecret, ok, []WebhookOption{WithWebhookMaxBody(0)}, "webhook handler misconfigured", "WebhookMaxBody"},
+		{"zero sync timeout (new name)", hookSecret, ok, []WebhookOption{WithWebhookSyncTimeout(0)}, "webhook handler misconfigured", "WebhookSyncTimeout"},
+		{"no workers (new name)", hookSecret, ok, []WebhookOption{WithWebhookAsync(10, 0)}, "webhook handler misconfigured", "WebhookAsync.Workers"},
+		{"negative queue (new name)", hookSecret, ok, []WebhookOption{WithWebhookAsync(-1, 1)}, "webhook handler misconfigured", "WebhookAsync.QueueSize"},
+		{"nil error handler (new name)", hookSecret, ok, []WebhookOption{WithWebhookErrorHandler(nil)}, "webhook handler misconfigured", "WebhookErrorHandler"},
+		{"zero read timeout", hookSecret, ok, []WebhookOption{WithWebhookReadTimeout(0)}, "webhook handler misconfigured", "WebhookReadTimeout"},
+		{"negative max age", hookSecret, ok, []WebhookOption{WithWebhookMaxAge(-time.Minute)}, "webhook handler misconfigured", "WebhookMaxAge"},
+		{"dedup without a window", hookSecret, ok, []WebhookOption{WithWebhookDedup(0, 10)}, "webhook handler misconfigured", "WebhookDedup.Window"},
+		{"dedup without a size", hookSecret, ok, []WebhookOption{WithWebhookDedup(time.Minute, 0)}, "webhook handler misconfigured", "WebhookDedup.Size"},
+		{"negative log lines", hookSecret, ok, []WebhookOption{WithWebhookLogLimit(-1, time.Minute)}, "webhook handler misconfigured", "WebhookLogLimit.Lines"},
+		{"zero log interval", hookSecret, ok, []WebhookOption{WithWebhookLogLimit(1, 0)}, "webhook handler misconfigured", "WebhookLogLimit.Interval"},
+		{"nil clock", hookSecret, ok, []WebhookOption{WithWebhookClock(nil)}, "webhook handler misconfigured", "WebhookClock"},
 		{"nil option", hookSecret, ok, []WebhookOption{nil}, "webhook handler misconfigured", "opts[2]"},
 		{"nil logger", hookSecret, ok, []WebhookOption{WithWebhookLogger(nil)}, "webhook handler misconfigured", "WebhookLogger"},
 		{"nil error handler", hookSecret, ok, []WebhookOption{WithErrorHandler(nil)}, "webhook handler misconfigured", "ErrorHandler"},
@@ -247,7 +341,7 @@ func TestWebhookHandlerConfigErrors(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				var rep reports
 				var logs bytes.Buffer
-				opts := append([]WebhookOption{WithErrorHandler(rep.add), WithWebhookLogger(slog.New(slog.NewTextHandler(&logs, nil)))}, c.opts...)
+				opts := append([]WebhookOption{WithWebhookErrorHandler(rep.add), WithWebhookLogger(slog.New(slog.NewTextHandler(&logs, nil)))}, c.opts...)
 				h := NewWebhookHandler(c.secret, c.fn, opts...)
 				var ve *ValidationError
 				if err := h.Err(); !errors.As(err, &ve) || ve.Field != c.field {
@@ -279,12 +373,12 @@ func TestWebhookHandlerRotation(t *testing.T) {
 	t.Parallel()
 	oldSecret := "5a44c5dff55f3c15a4cce8d7c4cc27e207c7e189"
 	h := NewWebhookHandler(hookSecret, func(context.Context, *WebhookEvent) error { return nil },
-		WithWebhookSecrets(oldSecret), WithErrorHandler(func(*WebhookEvent, error) {}))
-	body := textBody("m1")
-	for _, secret := range []string{hookSecret, oldSecret} {
-		checkAnswer(t, serve(h, signedRequest(t, secret, hookPath, body)), 200, "ok")
+		WithWebhookSecrets(oldSecret), WithWebhookErrorHandler(func(*WebhookEvent, error) {}))
+	// Two events: the same body twice would be a repeat.
+	for i, secret := range []string{hookSecret, oldSecret} {
+		checkAnswer(t, serve(h, signedRequest(t, secret, hookPath, textBody(fmt.Sprint("m", i)))), 200, "ok")
 	}
-	checkAnswer(t, serve(h, signedRequest(t, "retired", hookPath, body)), 401, "invalid signature")
+	checkAnswer(t, serve(h, signedRequest(t, "retired", hookPath, textBody("m3"))), 401, "invalid signature")
 }
 
 func TestWebhookHandlerSyncCallbackFails(t *testing.T) {
@@ -304,7 +398,7 @@ func TestWebhookHandlerSyncCallbackFails(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			var rep reports
-			h := NewWebhookHandler(hookSecret, c.fn, WithErrorHandler(rep.add))
+			h := NewWebhookHandler(hookSecret, c.fn, WithWebhookErrorHandler(rep.add))
 			checkAnswer(t, serve(h, signedRequest(t, hookSecret, hookPath, textBody("m1"))), 500, "handler error")
 			r := rep.only(t)
 			if r.ev == nil || r.ev.Message.Message.ID != "m1" || r.ev.ScopeID != hookScope || !c.check(r.err) {
@@ -331,7 +425,7 @@ func TestWebhookHandlerCallbackContext(t *testing.T) {
 			value = ctx.Value(ctxKey{})
 			errAfterHangUp = ctx.Err()
 			return nil
-		}, WithSyncTimeout(2*time.Second))
+		}, WithWebhookSyncTimeout(2*time.Second))
 		reqCtx, hangUp := context.WithCancel(context.WithValue(t.Context(), ctxKey{}, "trace-1"))
 		hangUp() // the sender is gone; the callback must still run uncancelled
 		r := signedRequest(t, hookSecret, hookPath, textBody("m1")).WithContext(reqCtx)
@@ -355,7 +449,8 @@ func TestWebhookHandlerSlowSyncCallback(t *testing.T) {
 		timeout time.Duration
 	}{
 		{"default timeout", nil, DefaultWebhookSyncTimeout},
-		{"WithSyncTimeout", []WebhookOption{WithSyncTimeout(time.Second)}, time.Second},
+		{"WithWebhookSyncTimeout", []WebhookOption{WithWebhookSyncTimeout(time.Second)}, time.Second},
+		{"WithSyncTimeout (former name)", []WebhookOption{WithSyncTimeout(time.Second)}, time.Second},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -366,7 +461,7 @@ func TestWebhookHandlerSlowSyncCallback(t *testing.T) {
 				h := NewWebhookHandler(hookSecret, func(context.Context, *WebhookEvent) error {
 					<-release // ignores ctx
 					return errLate
-				}, append(c.opts, WithErrorHandler(rep.add))...)
+				}, append(c.opts, WithWebhookErrorHandler(rep.add))...)
 
 				start := time.Now()
 				w := serve(h, signedRequest(t, hookSecret, hookPath, textBody("slow")))
@@ -409,7 +504,7 @@ func TestWebhookHandlerSyncCallbackHonoursDeadline(t *testing.T) {
 		h := NewWebhookHandler(hookSecret, func(ctx context.Context, _ *WebhookEvent) error {
 			<-ctx.Done()
 			return ctx.Err()
-		}, WithErrorHandler(rep.add))
+		}, WithWebhookErrorHandler(rep.add))
 		start := time.Now()
 		checkAnswer(t, serve(h, signedRequest(t, hookSecret, hookPath, textBody("m1"))), 503, "handler timeout")
 		if elapsed := time.Since(start); elapsed != DefaultWebhookSyncTimeout {
@@ -434,7 +529,7 @@ func TestWebhookHandlerAsync(t *testing.T) {
 			got.add(ev)
 			<-release
 			return nil
-		}, WithAsync(4, 2), WithErrorHandler(rep.add))
+		}, WithWebhookAsync(4, 2), WithWebhookErrorHandler(rep.add))
 		start := time.Now()
 		for _, id := range []string{"m1", "m2", "m3"} {
 			checkAnswer(t, serve(h, signedRequest(t, hookSecret, hookPath, textBody(id))), 200, "ok")
@@ -478,7 +573,7 @@ func TestWebhookHandlerQueueFull(t *testing.T) {
 			got.add(ev)
 			<-release
 			return nil
-		}, WithAsync(1, 1), WithErrorHandler(rep.add), WithWebhookLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		}, WithWebhookAsync(1, 1), WithWebhookErrorHandler(rep.add), WithWebhookLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 
 		checkAnswer(t, serve(h, signedRequest(t, hookSecret, hookPath, textBody("m1"))), 200, "ok")
 		synctest.Wait() // the worker is busy with m1
@@ -515,7 +610,7 @@ func TestWebhookHandlerAsyncCallbackFails(t *testing.T) {
 				panic("boom")
 			}
 			return errBoom
-		}, WithAsync(4, 1), WithErrorHandler(rep.add))
+		}, WithWebhookAsync(4, 1), WithWebhookErrorHandler(rep.add))
 		for _, id := range []string{"fail", "panic"} {
 			checkAnswer(t, serve(h, signedRequest(t, hookSecret, hookPath, textBody(id))), 200, "ok")
 		}
@@ -545,7 +640,7 @@ func TestWebhookHandlerClose(t *testing.T) {
 				time.Sleep(time.Second) // fake time inside the bubble
 				got.add(ev)
 				return nil
-			}, WithAsync(8, 1), WithErrorHandler(func(*WebhookEvent, error) { t.Error("unexpected report") }))
+			}, WithWebhookAsync(8, 1), WithWebhookErrorHandler(func(*WebhookEvent, error) { t.Error("unexpected report") }))
 			for _, id := range []string{"m1", "m2", "m3"} {
 				checkAnswer(t, serve(h, signedRequest(t, hookSecret, hookPath, textBody(id))), 200, "ok")
 			}
@@ -562,12 +657,12 @@ func TestWebhookHandlerClose(t *testing.T) {
 	})
 	t.Run("refuses after close", func(t *testing.T) {
 		t.Parallel()
-		for _, opts := range [][]WebhookOption{nil, {WithAsync(1, 1)}} {
+		for _, opts := range [][]WebhookOption{nil, {WithWebhookAsync(1, 1)}} {
 			var rep reports
 			h := NewWebhookHandler(hookSecret, func(context.Context, *WebhookEvent) error {
 				t.Error("callback after Close")
 				return nil
-			}, append(opts, WithErrorHandler(rep.add))...)
+			}, append(opts, WithWebhookErrorHandler(rep.add))...)
 			if err := h.Close(t.Context()); err != nil {
 				t.Fatal(err)
 			}
@@ -586,7 +681,7 @@ func TestWebhookHandlerClose(t *testing.T) {
 				started <- ev.Message.Message.ID
 				<-ctx.Done()
 				return ctx.Err()
-			}, WithAsync(4, 1), WithErrorHandler(rep.add))
+			}, WithWebhookAsync(4, 1), WithWebhookErrorHandler(rep.add))
 			for _, id := range []string{"m1", "m2", "m3"} {
 				checkAnswer(t, serve(h, signedRequest(t, hookSecret, hookPath, textBody(id))), 200, "ok")
 			}
@@ -649,6 +744,8 @@ func hmacHex(secret string, body []byte) string {
 
 // TestWebhookHandlerOverHTTP sends every fixture, signed, to the handler
 // behind a real loopback HTTP server.
+// TestWebhookHandlerOverHTTP sends every fixture, signed, to the handler
+// behind a real loopback HTTP server.
 func TestWebhookHandlerOverHTTP(t *testing.T) {
 	t.Parallel()
 	var got events
@@ -656,13 +753,14 @@ func TestWebhookHandlerOverHTTP(t *testing.T) {
 	h := NewWebhookHandler(hookSecret, func(_ context.Context, ev *WebhookEvent) error {
 		got.add(ev)
 		return nil
-	}, WithAsync(64, 2), WithErrorHandler(rep.add))
+	}, WithWebhookAsync(64, 2), WithWebhookErrorHandler(rep.add),
+		WithWebhookDedup(0, 0)) // several fixtures share a message id
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 
-	post := func(body []byte, sig string) (int, string) {
+	post := func(path string, body []byte, sig string) (int, string) {
 		t.Helper()
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+hookPath, bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+path, bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -678,17 +776,28 @@ func TestWebhookHandlerOverHTTP(t *testing.T) {
 	}
 
 	files, _ := filepath.Glob(filepath.Join("testdata", "webhooks", "*.json"))
-	want := map[string]EventKind{}
+	type wanted struct {
+		kind  EventKind
+		scope string
+	}
+	want := map[string]wanted{}
 	for _, file := range files {
 		name := filepath.Base(file)
 		body := readWebhookFixture(t, name)
-		if code, text := post(body, hmacHex(hookSecret, body)); code != 200 || text != "ok\n" {
+		// Each fixture goes to the scope of its own account; one without an
+		// account gets no scope.
+		fx := webhookFixtures[name]
+		scope := ScopeID("344a5002-f8ca-454d-af3d-396180102ac7", fx.AccountID)
+		if code, text := post("/amojo/webhook/"+scope, body, hmacHex(hookSecret, body)); code != 200 || text != "ok\n" {
 			t.Errorf("%s: %d %q", name, code, text)
 		}
-		want[string(body)] = webhookFixtures[name].Kind
+		if fx.AccountID == "" {
+			scope = ""
+		}
+		want[string(body)] = wanted{fx.Kind, scope}
 	}
 	body := readWebhookFixture(t, "message_text.json")
-	if code, text := post(body, hmacHex("not the secret", body)); code != 401 || text != "invalid signature\n" {
+	if code, text := post(hookPath, body, hmacHex("not the secret", body)); code != 401 || text != "invalid signature\n" {
 		t.Errorf("bad signature: %d %q", code, text)
 	}
 	resp, err := srv.Client().Get(srv.URL + hookPath)
@@ -708,7 +817,7 @@ func TestWebhookHandlerOverHTTP(t *testing.T) {
 		t.Fatalf("%d events, want %d", len(all), len(files))
 	}
 	for _, ev := range all {
-		if k, ok := want[string(ev.Raw)]; !ok || k != ev.Kind || ev.ScopeID != hookScope {
+		if w, ok := want[string(ev.Raw)]; !ok || w.kind != ev.Kind || ev.ScopeID != w.scope {
 			t.Errorf("event %s in scope %q not expected", ev.Kind, ev.ScopeID)
 		}
 	}
@@ -725,7 +834,7 @@ func TestWebhookHandlerHandOff(t *testing.T) {
 		h := NewWebhookHandler(hookSecret, func(context.Context, *WebhookEvent) error {
 			<-release
 			return nil
-		}, WithAsync(0, 1), WithErrorHandler(rep.add))
+		}, WithWebhookAsync(0, 1), WithWebhookErrorHandler(rep.add))
 		synctest.Wait() // the worker waits for an event
 		checkAnswer(t, serve(h, signedRequest(t, hookSecret, hookPath, textBody("m1"))), 200, "ok")
 		synctest.Wait()
@@ -743,10 +852,10 @@ func TestWebhookHandlerHandOff(t *testing.T) {
 func TestWebhookHandlerDefaultLogger(t *testing.T) {
 	t.Parallel()
 	ok := func(context.Context, *WebhookEvent) error { return nil }
-	if h := NewWebhookHandler(hookSecret, ok); h.logger == nil {
+	if h := NewWebhookHandler(hookSecret, ok); h.c.logger == nil {
 		t.Error("no error handler and no logger: failures would go unnoticed")
 	}
-	if h := NewWebhookHandler(hookSecret, ok, WithErrorHandler(func(*WebhookEvent, error) {})); h.logger != nil {
+	if h := NewWebhookHandler(hookSecret, ok, WithWebhookErrorHandler(func(*WebhookEvent, error) {})); h.c.logger != nil {
 		t.Error("the error handler alone should receive failures")
 	}
 }
@@ -754,7 +863,7 @@ func TestWebhookHandlerDefaultLogger(t *testing.T) {
 func TestWebhookHandlerStringHidesSecrets(t *testing.T) {
 	t.Parallel()
 	h := NewWebhookHandler(hookSecret, func(context.Context, *WebhookEvent) error { return nil },
-		WithWebhookSecrets("old-secret-value"), WithAsync(3, 1), WithErrorHandler(func(*WebhookEvent, error) {}))
+		WithWebhookSecrets("old-secret-value"), WithWebhookAsync(3, 1), WithWebhookErrorHandler(func(*WebhookEvent, error) {}))
 	defer h.Close(t.Context())
 	var logs bytes.Buffer
 	slog.New(slog.NewTextHandler(&logs, nil)).Info("handler", "h", h)
@@ -766,4 +875,68 @@ func TestWebhookHandlerStringHidesSecrets(t *testing.T) {
 	if got := h.String(); got != "amojo.WebhookHandler{async, queue 3, secrets: 2 (redacted)}" {
 		t.Errorf("String() = %q", got)
 	}
+}
+
+func FuzzWebhookScope(f *testing.F) {
+	f.Add(hookPath, "52e591f7-c98f-4255-8495-827210138c81")
+	f.Add("/hooks/a%2Fb_acc", "acc")
+	f.Add("/hooks/chan_acc/", "acc")
+	f.Add("/", "")
+	f.Add("/x/_", "")
+	f.Add("/x/%5F", "")
+	f.Fuzz(func(t *testing.T, path, account string) {
+		u, err := url.Parse(path)
+		if err != nil {
+			return
+		}
+		escaped := u.EscapedPath()
+		scope, err := webhookScope(escaped, account)
+		if err != nil {
+			if !errors.Is(err, ErrWebhookScope) || scope != "" {
+				t.Fatalf("webhookScope = %q, %v", scope, err)
+			}
+			return
+		}
+		channel, acc, ok := SplitScopeID(scope)
+		if !ok || channel == "" || acc != account {
+			t.Fatalf("scope %q accepted for account %q", scope, account)
+		}
+		if strings.HasSuffix(escaped, "/") || escaped == "" {
+			t.Fatalf("scope %q taken from the empty last segment of %q", scope, escaped)
+		}
+	})
+}
+
+// FuzzWebhookHandler: whatever the path and the signed body, the handler
+// answers with one of its fixed texts, and an event it hands on has Raw equal
+// to the signed bytes and a scope of its own account, or none.
+func FuzzWebhookHandler(f *testing.F) {
+	addCorpusFiles(f, "webhooks")
+	f.Add([]byte(`{"account_id":"a","message":{"message":{"id":"m"}}}`))
+	f.Add([]byte("{}\n"))
+	paths := []string{hookPath, "/hooks/c_a", "/hooks/c_a/", "/", "/hooks/x", "/hooks/%5Fa"}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var got events
+		h := NewWebhookHandler(hookSecret, got.record, WithWebhookErrorHandler(func(*WebhookEvent, error) {}))
+		defer h.Close(context.Background())
+		for _, path := range paths {
+			w := serve(h, signedRequest(t, hookSecret, path, body))
+			switch strings.TrimSuffix(w.Body.String(), "\n") {
+			case webhookTextOK, webhookTextDuplicate, webhookTextMalformed, webhookTextScope:
+			default:
+				t.Fatalf("%s: answer %d %q", path, w.Code, w.Body.String())
+			}
+		}
+		for _, ev := range got.all() {
+			if !bytes.Equal(ev.Raw, body) {
+				t.Fatalf("Raw %q, want the signed body %q", ev.Raw, body)
+			}
+			if ev.ScopeID == "" {
+				continue
+			}
+			if _, acc, ok := SplitScopeID(ev.ScopeID); !ok || acc != ev.AccountID {
+				t.Fatalf("scope %q for account %q", ev.ScopeID, ev.AccountID)
+			}
+		}
+	})
 }

@@ -112,12 +112,20 @@ func TestVerifyWebhookRejects(t *testing.T) {
 
 func TestVerifyWebhookTrailingNewline(t *testing.T) {
 	t.Parallel()
-	// Some senders sign the body without its trailing newline: the raw body
-	// fails, the trimmed one matches.
-	for _, suffix := range []string{"\n", "\r\n", "\n\n", "\r\n\r\n"} {
+	// Some senders sign the body without its final newline: the raw body
+	// fails, the body without that one line break matches.
+	for _, suffix := range []string{"\n", "\r\n"} {
 		body := []byte(docWebhookBody + suffix)
 		if err := VerifyWebhook(docWebhookSecret, body, docWebhookSig); err != nil {
 			t.Errorf("body + %q: %v", suffix, err)
+		}
+	}
+	// Only one line break may be left out of the signature: more, or
+	// other white space, would let one signature pass for many bodies.
+	for _, suffix := range []string{"\n\n", "\r\n\r\n", "\n\r\n", "\r", " ", " \n", "\n "} {
+		body := []byte(docWebhookBody + suffix)
+		if err := VerifyWebhook(docWebhookSecret, body, docWebhookSig); !errors.Is(err, ErrInvalidSignature) {
+			t.Errorf("body + %q: %v, want ErrInvalidSignature", suffix, err)
 		}
 	}
 	// The raw body is always tried first.
@@ -129,6 +137,49 @@ func TestVerifyWebhookTrailingNewline(t *testing.T) {
 	// without it.
 	if err := VerifyWebhook(docWebhookSecret, []byte(docWebhookBody), SignWebhook(docWebhookSecret, body)); !errors.Is(err, ErrInvalidSignature) {
 		t.Errorf("signature of body+CRLF for the bare body: %v", err)
+	}
+}
+
+// TestVerifyWebhookBodyReturnsSignedBytes: VerifyWebhookBody returns exactly
+// the bytes the signature covers.
+func TestVerifyWebhookBodyReturnsSignedBytes(t *testing.T) {
+	t.Parallel()
+	x := []byte(docWebhookBody)
+	with := func(suffix string) []byte { return append(bytes.Clone(x), suffix...) }
+	cases := []struct {
+		name     string
+		body     []byte
+		signedAs []byte
+		want     []byte // nil: refused
+	}{
+		{"raw", x, x, x},
+		{"newline left out of the signature", with("\n"), x, x},
+		{"CRLF left out of the signature", with("\r\n"), x, x},
+		{"newline signed", with("\n"), with("\n"), with("\n")},
+		{"one of two newlines left out", with("\n\n"), with("\n"), with("\n")},
+		{"two newlines left out", with("\n\n"), x, nil},
+		{"two CRLFs left out", with("\r\n\r\n"), x, nil},
+		{"CR left out", with("\r"), x, nil},
+		{"newline after a signed CR", with("\r\n"), with("\r"), with("\r")},
+		{"space left out", with(" "), x, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			signed, err := VerifyWebhookBody([]string{docWebhookSecret}, c.body, SignWebhook(docWebhookSecret, c.signedAs))
+			if c.want == nil {
+				if !errors.Is(err, ErrInvalidSignature) || signed != nil {
+					t.Fatalf("VerifyWebhookBody = %q, %v; want ErrInvalidSignature", signed, err)
+				}
+				return
+			}
+			if err != nil || !bytes.Equal(signed, c.want) {
+				t.Fatalf("VerifyWebhookBody = %q, %v; want %q", signed, err, c.want)
+			}
+			if SignWebhook(docWebhookSecret, signed) != SignWebhook(docWebhookSecret, c.signedAs) {
+				t.Error("the bytes returned are not the bytes signed")
+			}
+		})
 	}
 }
 
@@ -187,6 +238,7 @@ func FuzzVerifyWebhook(f *testing.F) {
 	f.Add("Jefe", []byte("what do ya want for nothing?"), uint(7))
 	f.Add("k", []byte(""), uint(3))
 	f.Add("k", []byte("{}\r\n"), uint(9))
+	f.Add("0", []byte("\r"), uint(0))
 	f.Fuzz(func(t *testing.T, secret string, body []byte, bit uint) {
 		sig := SignWebhook(secret, body)
 		err := VerifyWebhook(secret, body, sig)
@@ -199,6 +251,14 @@ func FuzzVerifyWebhook(f *testing.F) {
 		}
 		if err != nil {
 			t.Fatalf("own signature rejected: %v", err)
+		}
+		// The signed bytes are the body; with a line break added after
+		// them, still only the body.
+		for _, extra := range []string{"", "\n", "\r\n"} {
+			signed, err := VerifyWebhookBody([]string{secret}, append(bytes.Clone(body), extra...), sig)
+			if err != nil || !bytes.Equal(signed, body) {
+				t.Fatalf("body + %q: signed %q, %v; want the body", extra, signed, err)
+			}
 		}
 		// A flipped bit in the body never verifies.
 		if len(body) > 0 {

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
@@ -324,4 +326,58 @@ func without(env map[string]string, k string) map[string]string {
 
 func createChat(conv, id, name string) amojo.CreateChatRequest {
 	return amojo.CreateChatRequest{ConversationID: conv, User: amojo.Participant{ID: id, Name: name}}
+}
+
+// TestServerTimeouts: the receiver's server bounds every phase of a
+// connection, so that slow or idle clients cannot hold it open, and leaves
+// the handler time to read the body and answer.
+func TestServerTimeouts(t *testing.T) {
+	t.Parallel()
+	r, err := listen("127.0.0.1:0", amojotest.DefaultChannelSecret, &echoer{out: io.Discard}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.stop()
+	s := r.srv
+	for name, d := range map[string]time.Duration{
+		"ReadHeaderTimeout": s.ReadHeaderTimeout, "ReadTimeout": s.ReadTimeout,
+		"WriteTimeout": s.WriteTimeout, "IdleTimeout": s.IdleTimeout,
+	} {
+		if d <= 0 {
+			t.Errorf("%s not set", name)
+		}
+	}
+	if s.ReadTimeout < s.ReadHeaderTimeout+amojo.DefaultWebhookReadTimeout {
+		t.Errorf("ReadTimeout %v leaves the body less than the handler's %v", s.ReadTimeout, amojo.DefaultWebhookReadTimeout)
+	}
+	if s.WriteTimeout <= amojo.DefaultWebhookReadTimeout+amojo.DefaultWebhookSyncTimeout {
+		t.Errorf("WriteTimeout %v would cut the answer of a synchronous handler short", s.WriteTimeout)
+	}
+	if s.MaxHeaderBytes <= 0 || s.MaxHeaderBytes > 1<<20 {
+		t.Errorf("MaxHeaderBytes %d", s.MaxHeaderBytes)
+	}
+}
+
+// TestFormattingHidesSecret: the program's configuration prints without the
+// channel secret or the token, by value and by pointer.
+func TestFormattingHidesSecret(t *testing.T) {
+	t.Parallel()
+	const secret, token = "5a44c5dff55f3c15a4cce8d7c4cc27e207c7e189", "long-lived-token-value"
+	cfg, _, ok := parseConfig([]string{"-addr", "127.0.0.1:0"}, func(k string) string {
+		return map[string]string{"AMOJO_CHANNEL_ID": "ch", "AMOJO_CHANNEL_SECRET": secret, "AMOCRM_BASE_URL": "https://example.amocrm.ru", "AMOCRM_TOKEN": token}[k]
+	}, io.Discard)
+	if !ok || cfg.Secret != secret {
+		t.Fatal("configuration refused")
+	}
+	var logs bytes.Buffer
+	for _, v := range []any{cfg, &cfg} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+			fmt.Fprintf(&logs, verb+"\n", v)
+		}
+		slog.New(slog.NewTextHandler(&logs, nil)).Info("v", "v", v)
+		slog.New(slog.NewJSONHandler(&logs, nil)).Info("v", "v", v)
+	}
+	if s := logs.String(); strings.Contains(s, secret) || strings.Contains(s, token) {
+		t.Errorf("a secret shows:\n%s", s)
+	}
 }

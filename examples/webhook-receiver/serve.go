@@ -19,6 +19,30 @@ const webhookPath = "/amojo/webhook/"
 // when the program stops.
 const shutdownTimeout = 15 * time.Second
 
+// The server's timeouts, so that no client can hold a connection (and its
+// goroutines) open: amoCRM sends a webhook at once and waits 5 seconds for
+// the answer. The handler also cuts a body off after
+// amojo.DefaultWebhookReadTimeout.
+const (
+	readHeaderTimeout = 5 * time.Second  // the request line and headers
+	readTimeout       = 10 * time.Second // the whole request, body included
+	writeTimeout      = 10 * time.Second // from the end of the headers to the end of the answer
+	idleTimeout       = 60 * time.Second // a kept-alive connection between webhooks
+	maxHeaderBytes    = 64 << 10
+)
+
+// newServer serves h with the timeouts above.
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+	}
+}
+
 // receiver is the HTTP side: a listener serving the webhook handler.
 type receiver struct {
 	handler *amojo.WebhookHandler
@@ -32,7 +56,7 @@ type receiver struct {
 func listen(addr, secret string, e *echoer, errOut io.Writer) (*receiver, error) {
 	// One worker keeps each chat's messages in order; the queue absorbs
 	// bursts while amoCRM waits only for the 200.
-	h := amojo.NewWebhookHandler(secret, e.handle, amojo.WithAsync(256, 1), amojo.WithErrorHandler(reportTo(errOut)))
+	h := amojo.NewWebhookHandler(secret, e.handle, amojo.WithWebhookAsync(256, 1), amojo.WithWebhookErrorHandler(reportTo(errOut)))
 	if err := h.Err(); err != nil {
 		return nil, err
 	}
@@ -45,7 +69,7 @@ func listen(addr, secret string, e *echoer, errOut io.Writer) (*receiver, error)
 	mux.Handle(webhookPath, h)
 	r := &receiver{
 		handler: h,
-		srv:     &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
+		srv:     newServer(mux),
 		ln:      ln,
 		done:    make(chan error, 1),
 	}

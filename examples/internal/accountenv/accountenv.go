@@ -3,48 +3,83 @@
 package accountenv
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
+	"strconv"
 
 	"github.com/amojo-go/amojo"
 )
 
-// Env is the account configuration of the example programs. Printed (any
-// fmt verb), logged (slog) or marshalled to JSON it shows whether the secret
-// and the token are set, never their values.
+// Env is the account configuration of the example programs. It formats
+// itself (fmt, log/slog, encoding/json) without the secret and the token;
+// like any struct of plain strings it cannot do so when held in an unexported
+// field, where fmt does not call its methods.
 type Env struct {
 	ChannelID string // AMOJO_CHANNEL_ID, required
-	Secret    string `json:"-"` // AMOJO_CHANNEL_SECRET, required
+	Secret    string // AMOJO_CHANNEL_SECRET, required
 	CRMURL    string // AMOCRM_BASE_URL, required: https://SUBDOMAIN.amocrm.ru (http only on loopback)
-	Token     string `json:"-"` // AMOCRM_TOKEN, required: a long-lived token or an OAuth access token
+	Token     string // AMOCRM_TOKEN, required: a long-lived token or an OAuth access token
 	AmojoURL  string // AMOJO_BASE_URL, optional: amojo.DefaultBaseURL when empty
 	AccountID string // AMOJO_ACCOUNT_ID, optional: asked from REST when empty
 	BotID     string // AMOJO_BOT_ID, optional: the channel bot's id, for bot messages
 }
 
-// String describes e without the secret and the token.
+// String describes the configuration with the secret and the token hidden
+// (and any credentials in the URLs).
 func (e Env) String() string {
-	return fmt.Sprintf("accountenv.Env{ChannelID: %s, Secret: %s, CRMURL: %s, Token: %s, AmojoURL: %s, AccountID: %s, BotID: %s}",
-		e.ChannelID, set(e.Secret), e.CRMURL, set(e.Token), e.AmojoURL, e.AccountID, e.BotID)
+	return fmt.Sprintf("accountenv.Env{ChannelID: %q, Secret: %s, CRMURL: %q, Token: %s, AmojoURL: %q, AccountID: %q, BotID: %q}",
+		e.ChannelID, hidden(e.Secret), redactURL(e.CRMURL), hidden(e.Token), redactURL(e.AmojoURL), e.AccountID, e.BotID)
 }
 
-// Format prints e as String does, for every verb (%#v and %x included).
-func (e Env) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, e.String()) }
+// Format writes String for every verb (%q quotes it), so that no verb shows
+// the secret or the token.
+func (e Env) Format(f fmt.State, verb rune) {
+	s := e.String()
+	if verb == 'q' {
+		s = strconv.Quote(s)
+	}
+	_, _ = io.WriteString(f, s)
+}
 
-// LogValue describes e to log/slog without the secret and the token.
+// LogValue describes the configuration to log/slog without its secrets.
 func (e Env) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("channel_id", e.ChannelID), slog.String("secret", set(e.Secret)),
-		slog.String("crm_url", e.CRMURL), slog.String("token", set(e.Token)), slog.String("amojo_url", e.AmojoURL),
-		slog.String("account_id", e.AccountID), slog.String("bot_id", e.BotID))
+	return slog.GroupValue(
+		slog.String("channel_id", e.ChannelID), slog.String("secret", hidden(e.Secret)),
+		slog.String("crm_url", redactURL(e.CRMURL)), slog.String("token", hidden(e.Token)),
+		slog.String("amojo_url", redactURL(e.AmojoURL)), slog.String("account_id", e.AccountID),
+		slog.String("bot_id", e.BotID))
 }
 
-// set stands for a secret value: whether it is set.
-func set(v string) string {
-	if v == "" {
+// MarshalJSON encodes the configuration without its secrets.
+func (e Env) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{
+		"channel_id": e.ChannelID, "secret": hidden(e.Secret), "crm_url": redactURL(e.CRMURL),
+		"token": hidden(e.Token), "amojo_url": redactURL(e.AmojoURL), "account_id": e.AccountID, "bot_id": e.BotID,
+	})
+}
+
+// hidden stands for a secret: whether it is set, never its value.
+func hidden(s string) string {
+	if s == "" {
 		return "(unset)"
 	}
-	return "(set)"
+	return "(redacted)"
+}
+
+// redactURL hides the user and password of a URL; an unparsable URL is
+// hidden whole.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable)"
+	}
+	if u.User != nil {
+		u.User = url.User("redacted")
+	}
+	return u.String()
 }
 
 // Read reads Env through getenv (os.Getenv, or a map in tests).

@@ -2,7 +2,6 @@ package accountenv
 
 import (
 	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,32 +46,54 @@ func TestClients(t *testing.T) {
 	}
 }
 
-func TestEnvHidesSecretAndToken(t *testing.T) {
+// TestEnvHidesSecrets: no fmt verb, by value or by pointer, no slog handler
+// and no JSON encoding shows the secret, the token or URL credentials, also
+// when Env is embedded in a program's configuration.
+func TestEnvHidesSecrets(t *testing.T) {
 	t.Parallel()
-	const secret, token = "channel-secret-7d1e0b", "bearer-token-3a9c4f"
-	e := Env{ChannelID: "ch", Secret: secret, CRMURL: "https://example.amocrm.ru", Token: token}
-	var outs []string
-	for _, v := range []any{e, &e, []Env{e}} {
-		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
-			outs = append(outs, fmt.Sprintf(verb, v))
-		}
-		var text, js bytes.Buffer
-		slog.New(slog.NewTextHandler(&text, nil)).Info("m", "env", v)
-		slog.New(slog.NewJSONHandler(&js, nil)).Info("m", "env", v)
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		outs = append(outs, text.String(), js.String(), string(b))
+	secrets := []string{"5a44c5dff55f3c15a4cce8d7c4cc27e207c7e189", "long-lived-token-value", "url-password", "url-user"}
+	e := Env{
+		ChannelID: "ch", Secret: secrets[0], CRMURL: "https://url-user:url-password@example.amocrm.ru",
+		Token: secrets[1], AmojoURL: "https://url-user@amojo.example", AccountID: "acc",
 	}
-	for _, out := range outs {
-		for _, s := range []string{secret, token, hex.EncodeToString([]byte(secret))} {
-			if strings.Contains(out, s) {
-				t.Errorf("output shows a secret: %s", out)
+	type programConfig struct {
+		addr string
+		Env
+	}
+	values := []any{e, &e, programConfig{":8080", e}, &programConfig{":8080", e}, struct{ E Env }{e}}
+	for _, v := range values {
+		for how, text := range renderings(t, v) {
+			for _, s := range secrets {
+				if strings.Contains(text, s) {
+					t.Errorf("%s of %T shows %q: %s", how, v, s, text)
+				}
 			}
 		}
 	}
-	if got := fmt.Sprint(e); !strings.Contains(got, "Secret: (set)") || !strings.Contains(got, "ChannelID: ch") {
+	if got := fmt.Sprint(e); !strings.Contains(got, `ChannelID: "ch"`) || !strings.Contains(got, "Secret: (redacted)") {
 		t.Errorf("String() = %s", got)
 	}
+	if got := fmt.Sprint(Env{}); !strings.Contains(got, "Secret: (unset)") {
+		t.Errorf("String() of an empty Env = %s", got)
+	}
+}
+
+// renderings returns every way v can end up as text: fmt verbs, the text and
+// JSON handlers of log/slog, and encoding/json.
+func renderings(t *testing.T, v any) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {
+		out["fmt "+verb] = fmt.Sprintf(verb, v)
+	}
+	var text, js bytes.Buffer
+	slog.New(slog.NewTextHandler(&text, nil)).Info("cfg", "v", v)
+	slog.New(slog.NewJSONHandler(&js, nil)).Info("cfg", "v", v)
+	out["slog text"], out["slog json"] = text.String(), js.String()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out["json"] = string(b)
+	return out
 }
