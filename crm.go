@@ -78,6 +78,7 @@ func NewCRMClient(baseURL string, tokens TokenSource, opts ...Option) (*CRMClien
 	// allows, however the server counts (per second, sliding, or token bucket).
 	c.r = newRequester(o, newWindowLimiter(DefaultCRMRateLimit, time.Second), c.bearer)
 	c.r.rest = true
+	c.tokens, c.r.rejected = checkLongLivedExpiry(tokens, o.now), tokenRejectedHook(tokens)
 	return c, nil
 }
 
