@@ -100,6 +100,7 @@ type Server struct {
 	webhooks  []WebhookResult
 	rate      float64
 	burst     int
+	oauth     *oauthState // codes and tokens of the OAuth endpoints (oauth.go)
 }
 
 // account is the REST side of one Account.
@@ -148,6 +149,7 @@ func NewUnstartedServer(opts ...Option) *Server {
 		rate:     cfg.rate,
 		burst:    cfg.burst,
 		newIDRaw: cfg.newID,
+		oauth:    newOAuthState(),
 	}
 	if s.newIDRaw == nil {
 		s.newIDRaw = func() string { return uuid.NewString() }
@@ -470,5 +472,6 @@ func (s *Server) routes() {
 	m.Handle("POST /api/v4/contacts", s.restRoute(RouteContacts, s.handleContacts))
 	m.Handle("POST /api/v4/contacts/chats", s.restRoute(RouteLinkChats, s.handleLinkChats))
 	m.Handle("GET /api/v4/contacts/chats", s.restRoute(RouteListLinks, s.handleListLinks))
+	s.oauthRoutes(m)
 	s.mux = m
 }
