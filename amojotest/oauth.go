@@ -188,6 +188,29 @@ func (s *Server) issueCodeLocked(clientID string) string {
 	return code
 }
 
+// NewOAuthToken issues a token pair for the first account to the
+// integration clientID ("" for the first registered), as an exchange of a
+// code would: a shortcut for tests that start authorized. The pair's
+// AccountURL is the server's URL.
+func (s *Server) NewOAuthToken(clientID string) (*amojo.OAuthToken, error) {
+	base := s.crmBaseURL()
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if clientID == "" {
+		clientID = s.cfg.oauth.clients[0].ID
+	}
+	if s.oauthClient(clientID) == nil {
+		return nil, fmt.Errorf("amojotest: unknown OAuth client %q", clientID)
+	}
+	now := s.now()
+	p := s.issuePairLocked(u.Host, clientID, s.accounts[s.cfg.accounts[0].AmojoID], now)
+	return &amojo.OAuthToken{AccountURL: base, AccessToken: p["access_token"].(string), RefreshToken: p["refresh_token"].(string), Expiry: now.Add(s.cfg.oauth.life.Access)}, nil
+}
+
 // ExpireAccessTokens makes every access token issued so far expire now: the
 // REST API answers 401 to them, while their holders still believe them
 // valid. It returns how many were valid.
@@ -471,17 +494,17 @@ func (s *Server) grantLocked(r *http.Request, p tokenParams) (map[string]any, *o
 	default:
 		return nil, badOAuthRequest(HintUnsupportedGrant, "grant_type must be authorization_code or refresh_token")
 	}
-	return s.issuePairLocked(r, c.ID, acc, now), nil
+	return s.issuePairLocked(r.Host, c.ID, acc, now), nil
 }
 
-// issuePairLocked issues a new access token (a JWT, like amoCRM's) and
-// refresh token; s.mu is held.
-func (s *Server) issuePairLocked(r *http.Request, clientID string, acc *account, now time.Time) map[string]any {
+// issuePairLocked issues a new access token (a JWT, like amoCRM's, whose
+// api_domain is host) and refresh token; s.mu is held.
+func (s *Server) issuePairLocked(host, clientID string, acc *account, now time.Time) map[string]any {
 	life := s.cfg.oauth.life
 	access := newJWT(map[string]any{
 		"aud": clientID, "jti": randomHex(20), "iat": now.Unix(), "nbf": now.Unix(),
 		"exp": now.Add(life.Access).Unix(), "sub": strconv.Itoa(firstUserID(acc)),
-		"account_id": acc.ID, "base_domain": "amocrm.ru", "api_domain": r.Host, "version": 2,
+		"account_id": acc.ID, "base_domain": "amocrm.ru", "api_domain": host, "version": 2,
 		"scopes": []string{"crm", "files", "notifications", "push_notifications"},
 	})
 	refresh := "def50200" + randomHex(96)

@@ -306,3 +306,20 @@ func TestOAuthOptionsValidated(t *testing.T) {
 		}()
 	}
 }
+
+func TestNewOAuthToken(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tok, err := e.srv.NewOAuthToken("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.AccountURL != e.srv.CRMURL || !tok.Expiry.Equal(t0.Add(amojotest.DefaultAccessLifetime)) {
+		t.Errorf("token for %s until %v", tok.AccountURL, tok.Expiry)
+	}
+	mustStatus(t, e.rest("GET", "/api/v4/account", "", nil, tok.AccessToken), 200)
+	pair(t, e.tokenCall(grant("refresh_token", tok.RefreshToken), false))
+	if _, err := e.srv.NewOAuthToken("nope"); err == nil {
+		t.Error("a token for an unknown client")
+	}
+}
