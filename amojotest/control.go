@@ -30,7 +30,7 @@ const ControlPrefix = "/amojotest/"
 //	GET  /amojotest/contacts          → [Contact…]
 //	GET  /amojotest/links             → [Link…]
 //	GET  /amojotest/webhooks          → [{"kind","scope_id","url","status_code","error","message_id","body"}…]
-//	…/amojotest/oauth/…               OAuth codes and tokens: see Server.AuthorizationCode
+//	…/amojotest/oauth/…               OAuth codes and tokens: see WithOAuthClient
 //
 // Errors are {"error":"…"} with status 400.
 func WithControlAPI() Option {

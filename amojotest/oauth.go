@@ -57,8 +57,17 @@ type OAuthLifetimes struct {
 }
 
 // WithOAuthClient registers an integration with the token endpoint. The
-// first one registered is the one OAuthConfig and the authorization page's
-// default use. Without any the server knows DefaultClientID.
+// first one registered is the one OAuthConfig, AuthorizationCode and
+// NewOAuthToken use by default. Without any the server knows
+// DefaultClientID, DefaultClientSecret and DefaultRedirectURI.
+//
+// With WithControlAPI, programs outside Go drive the OAuth side through
+//
+//	POST /amojotest/oauth/code                 {"client_id"} → {"code","referer"} (AuthorizationCode)
+//	POST /amojotest/oauth/expire-access-tokens → {"expired": N} (ExpireAccessTokens)
+//	POST /amojotest/oauth/revoke-tokens        → {"revoked": N} (RevokeTokens)
+//	POST /amojotest/oauth/move-account         {"host"} (MoveAccount)
+//	GET  /amojotest/oauth/stats                → {"exchanges","refreshes","reused","refused","refresh_token"}
 func WithOAuthClient(c OAuthClient) Option {
 	return func(cfg *config) { cfg.oauth.clients = append(cfg.oauth.clients, c) }
 }

@@ -6,13 +6,7 @@ import (
 )
 
 // serveOAuthControl answers the control actions of the OAuth endpoints
-// (WithControlAPI); it reports false for any other action.
-//
-//	POST /amojotest/oauth/code                 {"client_id"} → {"code","referer"}: a code, as if an administrator consented
-//	POST /amojotest/oauth/expire-access-tokens → {"expired": N}: ExpireAccessTokens
-//	POST /amojotest/oauth/revoke-tokens        → {"revoked": N}: RevokeTokens
-//	POST /amojotest/oauth/move-account         {"host"}: MoveAccount
-//	GET  /amojotest/oauth/stats                → {"exchanges","refreshes","reused","refused","refresh_token"}
+// (listed at WithOAuthClient); it reports false for any other action.
 func (s *Server) serveOAuthControl(w http.ResponseWriter, r *http.Request, action string, body []byte) bool {
 	var in struct {
 		ClientID string `json:"client_id"`
