@@ -463,8 +463,8 @@ func TestOAuthCancelledCallerDoesNotLoseThePair(t *testing.T) {
 	}
 	close(g.release)
 	src.Close()
-	if e.stored(t).RefreshToken != e.srv.OAuthStats().RefreshToken {
-		t.Fatal("the pair of the abandoned refresh was not saved")
+	if st := e.srv.OAuthStats(); st.Refreshes != 1 || e.stored(t).RefreshToken != st.RefreshToken {
+		t.Fatalf("stats %+v: the abandoned refresh was not carried out and saved", st)
 	}
 	if _, err := src.Token(t.Context()); err == nil {
 		t.Error("Token after Close succeeded")

@@ -74,7 +74,7 @@ type tokenFile struct {
 func (s *FileTokenStore) Load(context.Context) (*OAuthToken, error) {
 	f, err := os.Open(s.path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("amojo: token file %s: %w", s.path, ErrNoToken)
+		return nil, fmt.Errorf("%w (no token file %s)", ErrNoToken, s.path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("amojo: token file: %w", err)
@@ -85,7 +85,7 @@ func (s *FileTokenStore) Load(context.Context) (*OAuthToken, error) {
 		return nil, fmt.Errorf("amojo: token file: %w", err)
 	}
 	if len(strings.TrimSpace(string(b))) == 0 {
-		return nil, fmt.Errorf("amojo: token file %s is empty: %w", s.path, ErrNoToken)
+		return nil, fmt.Errorf("%w (token file %s is empty)", ErrNoToken, s.path)
 	}
 	tok, err := decodeTokenFile(b)
 	if err != nil {
