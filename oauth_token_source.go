@@ -228,7 +228,8 @@ func (s *tokenSource) startLocked(ctx context.Context) *renewal {
 
 // margin is how long before tok's expiry it counts as stale: the option's
 // margin, else a tenth of its lifetime (from the JWT's iat and exp, else
-// life when known, else amoCRM's day), at most DefaultRefreshMargin.
+// life: its expires_in, or what it had left when read from the store; else
+// amoCRM's day), at most DefaultRefreshMargin.
 func (s *tokenSource) margin(tok *OAuthToken, life time.Duration) time.Duration {
 	if s.o.oauth.margin > 0 {
 		return s.o.oauth.margin
@@ -284,7 +285,7 @@ func (s *tokenSource) renew(pre context.Context) (string, error) {
 		if base != nil && stored.RefreshToken != base.RefreshToken {
 			s.log(pre, slog.LevelInfo, "amojo oauth token reloaded", stored, nil)
 		}
-		base, life = stored, 0
+		base, life = stored, s.lifeOf(stored)
 	}
 	if s.fresh(base, life) && base.AccessToken != rejected {
 		return base.AccessToken, nil
@@ -302,8 +303,22 @@ func (s *tokenSource) load(ctx context.Context) (*OAuthToken, error) {
 		return nil, fmt.Errorf("amojo: oauth: the store holds an unusable token: %w", err)
 	}
 	tok := *stored
-	s.setCurrent(&tok, 0, false)
+	s.setCurrent(&tok, s.lifeOf(&tok), false)
 	return &tok, nil
+}
+
+// lifeOf is the lifetime assumed for a pair read from the store, when its
+// JWT does not tell: the one known for it if it is the pair in memory, else
+// the time it has left. A pair another process just obtained then gets
+// about its real lifetime, and a short-lived opaque token is never taken for
+// stale as soon as it is read.
+func (s *tokenSource) lifeOf(tok *OAuthToken) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cur != nil && s.cur.AccessToken == tok.AccessToken && s.life > 0 {
+		return s.life
+	}
+	return max(tok.Expiry.Sub(s.o.now()), 0)
 }
 
 // refresh spends base's refresh token and saves the new pair. From the
@@ -320,7 +335,7 @@ func (s *tokenSource) refresh(pre context.Context, base *OAuthToken) (string, er
 		if newer == nil {
 			break
 		}
-		if s.fresh(newer, 0) {
+		if s.fresh(newer, s.lifeOf(newer)) {
 			return newer.AccessToken, nil
 		}
 		start = s.o.now()
@@ -355,7 +370,7 @@ func (s *tokenSource) newerInStore(ctx context.Context, base *OAuthToken) *OAuth
 		return nil
 	}
 	tok := *stored
-	s.setCurrent(&tok, 0, false)
+	s.setCurrent(&tok, s.lifeOf(&tok), false)
 	s.log(ctx, slog.LevelInfo, "amojo oauth token reloaded", &tok, nil)
 	return &tok
 }

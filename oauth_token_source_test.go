@@ -575,3 +575,50 @@ func TestOAuthTokenSourceValidation(t *testing.T) {
 		t.Errorf("empty store: %v", err)
 	}
 }
+
+// memStore is a TokenStore in memory, without a lock.
+type memStore struct {
+	mu  sync.Mutex
+	tok *amojo.OAuthToken
+}
+
+func (m *memStore) Load(context.Context) (*amojo.OAuthToken, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.tok == nil {
+		return nil, amojo.ErrNoToken
+	}
+	t := *m.tok
+	return &t, nil
+}
+
+func (m *memStore) Save(_ context.Context, tok *amojo.OAuthToken) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t := *tok
+	m.tok = &t
+	return nil
+}
+
+// A pair read from the store whose lifetime its token does not tell (not a
+// JWT) counts its remaining time as its lifetime: a 2-minute opaque token
+// is used, not refreshed at once for being inside a 10-minute margin.
+func TestOAuthOpaqueShortTokenFromStoreIsUsed(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	store := &memStore{tok: &amojo.OAuthToken{AccountURL: "http://127.0.0.1:1", AccessToken: "opaque", RefreshToken: "r", Expiry: now.Add(2 * time.Minute)}}
+	cfg := amojo.OAuthConfig{ClientID: "i", ClientSecret: "s", RedirectURI: "https://a.example/cb"}
+	clock := &oauthClock{now: now}
+	src, err := amojo.NewOAuthTokenSource(cfg, store, amojo.WithClock(clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if tok, err := src.Token(t.Context()); err != nil || tok != "opaque" {
+		t.Fatalf("Token = %q, %v (a refresh was tried)", tok, err)
+	}
+	clock.Set(now.Add(2*time.Minute - 11*time.Second)) // inside a tenth of its 2 minutes
+	if _, err := src.Token(t.Context()); err == nil {
+		t.Error("a token within its margin was handed out without a refresh")
+	}
+}
