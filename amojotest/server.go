@@ -16,6 +16,11 @@
 // Tests outside Go run the same server as a program, cmd/amojofake, and drive
 // it through the JSON control API of WithControlAPI.
 //
+// The fake also serves OAuth 2.0 as amoCRM does (the authorization page, the
+// token endpoint with single-use codes and rotating single-use refresh
+// tokens, the subdomain lookup), and its REST routes accept the access tokens
+// it issued until they expire on its clock; see WithOAuthClient.
+//
 // A Server is safe for concurrent use, prints nothing unless given a logger,
 // and leaves no goroutine behind after Close.
 //
