@@ -39,12 +39,14 @@ var ErrTokenNotSaved = errors.New("amojo: oauth: the new token pair could not be
 var errSourceClosed = errors.New("amojo: oauth: token source closed")
 
 // TokenRefresher is implemented by a TokenSource that can replace a token the
-// REST API refused. When a call is answered 401, the CRM client calls
-// TokenRejected with the token it sent, then sends the call once more with
-// what Token returns next; a second 401 is returned to the caller.
-// TokenRejected must not block: it marks the token, and the next Token call
-// does the work (such as a refresh). A token that is no longer the current
-// one (another goroutine refreshed already) should be ignored.
+// REST API refused. The CRM client calls TokenRejected with the token it
+// sent whenever a call is answered 401; after the first 401 of a call it
+// sends the call once more with what Token returns next, and a second 401 is
+// returned to the caller. TokenRejected must not block: it marks the token,
+// and the next Token call does the work (such as a refresh). A token that is
+// no longer the current one (another goroutine refreshed already) should be
+// ignored. StaticToken does not implement it: a long-lived token's 401 is
+// the answer.
 type TokenRefresher interface {
 	TokenSource
 	TokenRejected(ctx context.Context, token string)
