@@ -166,11 +166,11 @@ func (s *Server) OAuthConfig() amojo.OAuthConfig {
 // for OAuthConfig.AuthorizationURL. A GET there grants access at once (as a
 // user who consents) and redirects to the integration's Redirect URI with
 // code, state, referer (the fake's base URL: amoCRM sends a bare host) and
-// platform=1.
+// platform=1. It panics before Start.
 func (s *Server) AuthorizationPage() string { return s.baseURL() + "/oauth" }
 
 // IsHost reports whether host is the fake's address, for the allowHost of
-// amojo.ParseRedirect.
+// amojo.ParseRedirect. It panics before Start.
 func (s *Server) IsHost(host string) bool {
 	u, err := url.Parse(s.baseURL())
 	return err == nil && strings.EqualFold(u.Host, host)
@@ -308,8 +308,8 @@ func (s *Server) oauthRoutes(m *http.ServeMux) {
 // The hints and problem type of the token endpoint's error answers. amoCRM
 // documents the first two; the others are the fake's choice.
 const (
-	HintTokenRevoked        = amojo.HintTokenRevoked   // refresh token used, revoked or expired (401)
-	HintTokenNotLinked      = amojo.HintTokenNotLinked // refresh token of another integration (401)
+	HintTokenRevoked        = "Token has been revoked"        // refresh token used, revoked or expired (401)
+	HintTokenNotLinked      = "Token is not linked to client" // refresh token of another integration (401)
 	HintCodeRevoked         = "Authorization code has been revoked"
 	HintCodeExpired         = "Authorization code has expired"
 	HintCodeInvalid         = "Cannot decrypt the authorization code"
