@@ -48,6 +48,18 @@ func grant(kind, value string) map[string]string {
 	return f
 }
 
+// authorize issues a code and exchanges it: the first pair of an
+// installation.
+func (e *env) authorize() (access, refresh string) {
+	e.t.Helper()
+	code, err := e.srv.AuthorizationCode("")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	access, refresh, _ = pair(e.t, e.tokenCall(grant("authorization_code", code), false))
+	return access, refresh
+}
+
 // pair reads a successful token answer.
 func pair(t *testing.T, r result) (access, refresh string, expiresIn float64) {
 	t.Helper()
@@ -159,8 +171,7 @@ func TestOAuthTokenEndpointRefusals(t *testing.T) {
 	if h := hint(t, e.tokenCall(ok, false), 400); h != amojotest.HintCodeExpired {
 		t.Errorf("expired code: hint %q", h)
 	}
-	code, _ = e.srv.AuthorizationCode("")
-	_, refresh, _ := pair(t, e.tokenCall(grant("authorization_code", code), false))
+	_, refresh := e.authorize()
 	f := with(with(with(grant("refresh_token", refresh), "client_id", other.ID), "client_secret", other.Secret), "redirect_uri", other.RedirectURI)
 	if h := hint(t, e.tokenCall(f, false), 401); h != amojotest.HintTokenNotLinked {
 		t.Errorf("another client's refresh token: hint %q", h)
@@ -181,8 +192,7 @@ func TestOAuthTokenEndpointRefusals(t *testing.T) {
 func TestOAuthExpireAndRevoke(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	code, _ := e.srv.AuthorizationCode("")
-	access, refresh, _ := pair(t, e.tokenCall(grant("authorization_code", code), false))
+	access, refresh := e.authorize()
 	if n := e.srv.ExpireAccessTokens(); n != 1 {
 		t.Errorf("expired %d", n)
 	}
@@ -234,8 +244,7 @@ func TestOAuthAuthorizationPage(t *testing.T) {
 func TestOAuthMoveAccount(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	code, _ := e.srv.AuthorizationCode("")
-	_, refresh, _ := pair(t, e.tokenCall(grant("authorization_code", code), false))
+	_, refresh := e.authorize()
 	_, port, _ := strings.Cut(strings.TrimPrefix(e.srv.URL, "http://"), ":")
 	e.srv.MoveAccount("localhost:" + port)
 	if h := hint(t, e.tokenCall(grant("refresh_token", refresh), false), 404); h != "" {

@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,28 +19,10 @@ import (
 	"github.com/amojo-go/amojo/amojotest"
 )
 
-// syncBuffer is a goroutine-safe output sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestDemo(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "token.json")
-	var out, errOut syncBuffer
+	var out, errOut strings.Builder
 	code := run(t.Context(), []string{"-token-file", path}, func(string) string { return "" }, &out, &errOut)
 	if code != exitOK || errOut.String() != "" {
 		t.Fatalf("exit %d\n%s%s", code, out.String(), errOut.String())
@@ -114,7 +95,8 @@ func (l *lineReader) find(t *testing.T, re *regexp.Regexp) []string {
 // startLogin runs the real flow with the fake standing in for amoCRM: the
 // authorization page it prints is the fake's, the fake's referer is
 // accepted, and the Redirect URI's listener is opened by the test.
-func startLogin(t *testing.T, srvOpts ...amojotest.Option) (srv *amojotest.Server, redirectURI string, out *lineReader, errOut *syncBuffer, done chan int, path string) {
+// errOut may be read once done has delivered the exit status.
+func startLogin(t *testing.T, srvOpts ...amojotest.Option) (srv *amojotest.Server, redirectURI string, out *lineReader, errOut *strings.Builder, done chan int, path string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -125,7 +107,7 @@ func startLogin(t *testing.T, srvOpts ...amojotest.Option) (srv *amojotest.Serve
 	t.Cleanup(srv.Close)
 	path = filepath.Join(t.TempDir(), "token.json")
 	env := map[string]string{"AMOCRM_CLIENT_ID": "cid", "AMOCRM_CLIENT_SECRET": "csecret", "AMOCRM_REDIRECT_URI": redirectURI}
-	out, errOut, done = newLineReader(), &syncBuffer{}, make(chan int, 1)
+	out, errOut, done = newLineReader(), &strings.Builder{}, make(chan int, 1)
 	go func() {
 		done <- runWith(t.Context(), []string{"-token-file", path}, func(k string) string { return env[k] }, out.w, errOut,
 			hooks{page: srv.AuthorizationPage(), allowHost: srv.IsHost, listener: ln})
@@ -203,7 +185,7 @@ func TestConfiguration(t *testing.T) {
 		{nil, []string{"extra"}, exitUsage, "unexpected argument"},
 		{nil, []string{"-h"}, exitOK, "-token-file"},
 	} {
-		var out, errOut syncBuffer
+		var out, errOut strings.Builder
 		code := run(context.Background(), tt.args, func(k string) string { return tt.env[k] }, &out, &errOut)
 		if code != tt.code || !strings.Contains(errOut.String(), tt.want) {
 			t.Errorf("%v %v: exit %d, stderr %q; want %d and %q", tt.env, tt.args, code, errOut.String(), tt.code, tt.want)
