@@ -15,7 +15,9 @@ const DefaultCRMRateLimit = 7
 
 // TokenSource supplies the OAuth access token (or long-lived token) for REST v4
 // calls. It is called once per request attempt and must be safe for concurrent
-// use. An oauth2.TokenSource fits in two lines:
+// use. For OAuth use OAuthTokenSource, which saves every rotated refresh token
+// and serialises refreshes across processes (see TokenRefresher for a 401).
+// An oauth2.TokenSource fits in two lines, but refreshes without either:
 //
 //	tokens := amojo.TokenFunc(func(ctx context.Context) (string, error) {
 //		t, err := oauthSource.Token()
@@ -93,6 +95,7 @@ func NewCRMClient(baseURL string, tokens TokenSource, opts ...Option) (*CRMClien
 	// allows, however the server counts (per second, sliding, or token bucket).
 	c.r = newRequester(o, newWindowLimiter(DefaultCRMRateLimit, time.Second), c.bearer)
 	c.r.rest = true
+	c.tokens, c.r.rejected = checkLongLivedExpiry(tokens, o.now), tokenRejectedHook(tokens)
 	return c, nil
 }
 

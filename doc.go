@@ -62,6 +62,15 @@
 // [Checkpoint], resumable after a crash; examples/import-conversation is the
 // program.
 //
+// # OAuth
+//
+// Integrations authorize with OAuth 2.0: [OAuthConfig.AuthorizationURL],
+// [ParseRedirect] and [OAuthConfig.Exchange] give the first token pair; an
+// [OAuthTokenSource] over a [TokenStore] (such as [FileTokenStore]) keeps it
+// fresh for a [CRMClient], saving each rotated refresh token before use and
+// serialising refreshes across goroutines and processes. A private
+// integration's long-lived token is a [StaticToken]. See docs/oauth.md.
+//
 // # Testing
 //
 // Package amojotest is an in-memory fake of amoCRM (both APIs, webhooks, fault

@@ -34,6 +34,7 @@ type options struct {
 	// it follows now.
 	waitNow  func() time.Time
 	testWait bool
+	oauth    oauthOptions // read by the OAuth calls only (oauth.go)
 }
 
 // DefaultTimeout bounds every request attempt when WithHTTPClient is not used.

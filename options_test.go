@@ -22,14 +22,16 @@ import (
 // the package, keyed by its name.
 func sharedOptions() map[string]Option {
 	return map[string]Option{
-		"WithBaseURL":      WithBaseURL("https://amojo.example/prefix/"),
-		"WithHTTPClient":   WithHTTPClient(&http.Client{}),
-		"WithClock":        WithClock(time.Now),
-		"WithRetry":        WithRetry(RetryPolicy{MaxAttempts: 3}), // zero durations: the option fills them in
-		"WithRateLimit":    WithRateLimit(5, 2),
-		"WithLogger":       WithLogger(slog.New(slog.DiscardHandler)),
-		"WithUserAgent":    WithUserAgent("test-agent/1"),
-		"WithInsecureHTTP": WithInsecureHTTP(),
+		"WithBaseURL":       WithBaseURL("https://amojo.example/prefix/"),
+		"WithHTTPClient":    WithHTTPClient(&http.Client{}),
+		"WithClock":         WithClock(time.Now),
+		"WithRetry":         WithRetry(RetryPolicy{MaxAttempts: 3}), // zero durations: the option fills them in
+		"WithRateLimit":     WithRateLimit(5, 2),
+		"WithLogger":        WithLogger(slog.New(slog.DiscardHandler)),
+		"WithUserAgent":     WithUserAgent("test-agent/1"),
+		"WithInsecureHTTP":  WithInsecureHTTP(),
+		"WithRefreshMargin": WithRefreshMargin(time.Minute),
+		"WithAccountHosts":  WithAccountHosts(func(string) bool { return true }),
 	}
 }
 

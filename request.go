@@ -46,6 +46,9 @@ type requester struct {
 	limiter   rateLimiter // nil: no limit
 	authorize authorizeFunc
 	rest      bool // REST v4: a 403 is "forbidden", never a bad signature
+	// rejected, when set, is told about each request answered 401; the
+	// call is then sent once more (see TokenRefresher).
+	rejected func(ctx context.Context, sent *http.Request)
 }
 
 // newRequester builds the request path; defaultLimit applies unless
@@ -94,6 +97,7 @@ func (r *requester) do(ctx context.Context, req request) (int, error) {
 	signedPath := r.o.baseURL.EscapedPath() + req.path
 
 	policy := r.o.retry
+	resent401 := false
 	for attempt := 1; ; attempt++ {
 		if err := r.waitRate(ctx); err != nil {
 			return 0, r.wrapAttempts(fmt.Errorf("amojo: %s %s: %w", req.method, signedPath, err), attempt-1)
@@ -106,6 +110,11 @@ func (r *requester) do(ctx context.Context, req request) (int, error) {
 		}
 		if ctx.Err() != nil {
 			return status, r.wrapAttempts(fmt.Errorf("amojo: %s %s: %w", req.method, signedPath, ctx.Err()), attempt)
+		}
+		if status == http.StatusUnauthorized && r.rejected != nil && !resent401 {
+			resent401 = true // once: a second 401 is the answer
+			r.log(ctx, slog.LevelInfo, "amojo retry", req.method, signedPath, status, attempt, start, err, slog.String("reason", "token rejected"))
+			continue
 		}
 		delay, retry := r.backoff(err, attempt)
 		if req.notIdempotent && !errors.Is(err, ErrRateLimited) {
@@ -175,6 +184,9 @@ func (r *requester) attempt(ctx context.Context, req request, fullURL, signedPat
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		e := newAPIError(req.method, signedPath, resp, data, r.o.now(), credentials(hreq.Header)...)
 		e.rest = r.rest
+		if resp.StatusCode == http.StatusUnauthorized && r.rejected != nil {
+			r.rejected(ctx, hreq)
+		}
 		return resp.StatusCode, e
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody+1))

@@ -30,6 +30,7 @@ const ControlPrefix = "/amojotest/"
 //	GET  /amojotest/contacts          → [Contact…]
 //	GET  /amojotest/links             → [Link…]
 //	GET  /amojotest/webhooks          → [{"kind","scope_id","url","status_code","error","message_id","body"}…]
+//	…/amojotest/oauth/…               OAuth codes and tokens: see WithOAuthClient
 //
 // Errors are {"error":"…"} with status 400.
 func WithControlAPI() Option {
@@ -162,6 +163,9 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request, body []byt
 		}
 		ok(out)
 	default:
+		if s.serveOAuthControl(w, r, action, body) {
+			return
+		}
 		writeJSON(w, http.StatusNotFound, "application/json", map[string]string{"error": "no such control action: " + action})
 	}
 }

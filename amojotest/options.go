@@ -92,6 +92,7 @@ type config struct {
 	webhookURL string
 	newID      func() string
 	control    bool
+	oauth      oauthConfig // integrations and lifetimes of the OAuth endpoints (oauth.go)
 }
 
 // WithChannel registers a channel. The first channel registered is the one
@@ -227,6 +228,9 @@ func (cfg *config) validate() error {
 				return fmt.Errorf("amojotest: account %s: user %d: empty id or amojo id", a.AmojoID, j)
 			}
 		}
+	}
+	if err := cfg.oauth.validate(); err != nil {
+		return err
 	}
 	if cfg.rate < 0 || (cfg.rate > 0 && cfg.burst < 1) {
 		return fmt.Errorf("amojotest: rate limit %v/s with burst %d", cfg.rate, cfg.burst)

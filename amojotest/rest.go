@@ -75,7 +75,7 @@ func (s *Server) restRoute(route Route, h restHandler) http.Handler {
 		x := exchangeOf(r)
 		scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		s.mu.Lock()
-		acc, ok := s.tokens[tok]
+		acc, ok := s.bearerAccount(tok)
 		if !strings.EqualFold(scheme, "Bearer") || tok == "" {
 			ok = false
 		}

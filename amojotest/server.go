@@ -16,6 +16,11 @@
 // Tests outside Go run the same server as a program, cmd/amojofake, and drive
 // it through the JSON control API of WithControlAPI.
 //
+// The fake also serves OAuth 2.0 as amoCRM does (the authorization page, the
+// token endpoint with single-use codes and rotating single-use refresh
+// tokens, the subdomain lookup), and its REST routes accept the access tokens
+// it issued until they expire on its clock; see WithOAuthClient.
+//
 // A Server is safe for concurrent use, prints nothing unless given a logger,
 // and leaves no goroutine behind after Close.
 //
@@ -100,6 +105,7 @@ type Server struct {
 	webhooks  []WebhookResult
 	rate      float64
 	burst     int
+	oauth     *oauthState // codes and tokens of the OAuth endpoints (oauth.go)
 }
 
 // account is the REST side of one Account.
@@ -148,6 +154,7 @@ func NewUnstartedServer(opts ...Option) *Server {
 		rate:     cfg.rate,
 		burst:    cfg.burst,
 		newIDRaw: cfg.newID,
+		oauth:    newOAuthState(),
 	}
 	if s.newIDRaw == nil {
 		s.newIDRaw = func() string { return uuid.NewString() }
@@ -470,5 +477,6 @@ func (s *Server) routes() {
 	m.Handle("POST /api/v4/contacts", s.restRoute(RouteContacts, s.handleContacts))
 	m.Handle("POST /api/v4/contacts/chats", s.restRoute(RouteLinkChats, s.handleLinkChats))
 	m.Handle("GET /api/v4/contacts/chats", s.restRoute(RouteListLinks, s.handleListLinks))
+	s.oauthRoutes(m)
 	s.mux = m
 }

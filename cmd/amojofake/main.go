@@ -10,6 +10,14 @@
 // makes a CRM user reply (sending the signed webhook to -webhook-url),
 // injects faults and shows what the fake stores; see
 // amojotest.WithControlAPI.
+//
+// The fake also speaks OAuth: its authorization page /oauth consents at once
+// and redirects to -redirect-uri with a code; POST /oauth2/access_token
+// exchanges it and refreshes with amoCRM's rules (single-use codes and
+// refresh tokens, exact redirect_uri), for the integration of -client-id and
+// -client-secret, with the lifetimes of -code-lifetime,
+// -access-token-lifetime and -refresh-token-lifetime. The control actions
+// under /amojotest/oauth/ expire or revoke the tokens issued.
 package main
 
 import (
@@ -21,6 +29,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -60,6 +69,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	rateLimit := fs.Float64("rate-limit", amojotest.DefaultRateLimit, "REST v4 requests per second (0: no limit)")
 	control := fs.Bool("control", true, "serve the control API under /amojotest/ (manager replies, faults, stored data)")
 	verbose := fs.Bool("v", false, "log every request to stderr")
+	clientID := fs.String("client-id", amojotest.DefaultClientID, "OAuth integration `id` (client_id) the token endpoint accepts")
+	clientSecret := fs.String("client-secret", amojotest.DefaultClientSecret, "OAuth integration `secret` (client_secret)")
+	redirectURI := fs.String("redirect-uri", amojotest.DefaultRedirectURI, "the integration's Redirect `URI`: redirect_uri must equal it, and the authorization page redirects there")
+	codeLife := fs.Duration("code-lifetime", amojotest.DefaultCodeLifetime, "how long an OAuth authorization code stays valid")
+	accessLife := fs.Duration("access-token-lifetime", amojotest.DefaultAccessLifetime, "how long an OAuth access token stays valid (at least 1s)")
+	refreshLife := fs.Duration("refresh-token-lifetime", amojotest.DefaultRefreshLifetime, "how long an OAuth refresh token stays valid")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: amojofake [flags]\n\n"+
 			"Runs an in-memory fake of amoCRM: the chats API (amojo) under /v2/origin/custom/\n"+
@@ -73,13 +88,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		fs.Usage()
 		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
-	for name, v := range map[string]string{"channel-id": *channelID, "channel-secret": *secret, "account-id": *accountID, "token": *token} {
+	for name, v := range map[string]string{"channel-id": *channelID, "channel-secret": *secret, "account-id": *accountID, "token": *token,
+		"client-id": *clientID, "client-secret": *clientSecret, "redirect-uri": *redirectURI} {
 		if v == "" || strings.ContainsAny(v, " \t\r\n") {
 			return fmt.Errorf("-%s must be non-empty and without spaces", name)
 		}
 	}
 	if *rateLimit < 0 {
 		return errors.New("-rate-limit must not be negative")
+	}
+	if *codeLife <= 0 || *accessLife < time.Second || *refreshLife <= 0 {
+		return errors.New("-code-lifetime and -refresh-token-lifetime must be positive, -access-token-lifetime at least 1s")
+	}
+	if u, err := url.Parse(*redirectURI); err != nil || u.Host == "" {
+		return errors.New("-redirect-uri must be an absolute URL")
 	}
 
 	ch := amojotest.DefaultChannel()
@@ -91,6 +113,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		amojotest.WithAccount(acc),
 		amojotest.WithToken(*token),
 		amojotest.WithRateLimit(*rateLimit, max(1, int(*rateLimit))),
+		amojotest.WithOAuthClient(amojotest.OAuthClient{ID: *clientID, Secret: *clientSecret, RedirectURI: *redirectURI}),
+		amojotest.WithOAuthLifetimes(amojotest.OAuthLifetimes{Code: *codeLife, Access: *accessLife, Refresh: *refreshLife}),
 	}
 	if *control {
 		opts = append(opts, amojotest.WithControlAPI())
@@ -120,8 +144,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		"  bot id:            %s\n"+
 		"  account amojo id:  %s\n"+
 		"  scope id:          %s (after connect)\n"+
-		"  REST token:        %s\n",
-		base, base, controlURL(base, *control), ch.ID, ch.Secret, ch.Bot.ID, acc.AmojoID, scope, *token)
+		"  REST token:        %s\n"+
+		"  OAuth:             authorization page %s/oauth, token endpoint %s/oauth2/access_token\n"+
+		"  client id:         %s\n"+
+		"  client secret:     %s\n"+
+		"  redirect URI:      %s\n"+
+		"  token lifetimes:   code %v, access %v, refresh %v\n",
+		base, base, controlURL(base, *control), ch.ID, ch.Secret, ch.Bot.ID, acc.AmojoID, scope, *token,
+		base, base, *clientID, *clientSecret, *redirectURI, *codeLife, *accessLife, *refreshLife)
 	for _, u := range acc.Users {
 		fmt.Fprintf(stdout, "  user:              %d %s %s\n", u.ID, u.AmojoID, u.Name)
 	}

@@ -8,10 +8,12 @@ import (
 	"crypto/md5"
 	"crypto/sha1"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"runtime"
@@ -110,7 +112,8 @@ func TestRun(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-channel-id", "chan-1", "-channel-secret", "s3cret",
-			"-account-id", "acc-1", "-token", "tok-1"}, &out, &errOut, func(u string) { urls <- u })
+			"-account-id", "acc-1", "-token", "tok-1", "-client-id", "cid-1", "-client-secret", "csecret-1",
+			"-redirect-uri", "http://127.0.0.1:9/cb", "-access-token-lifetime", "90s"}, &out, &errOut, func(u string) { urls <- u })
 	}()
 	var base string
 	select {
@@ -118,7 +121,8 @@ func TestRun(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("run ended: %v; %s", err, errOut.String())
 	}
-	for _, want := range []string{base + "/v2/origin/custom/", base + "/api/v4/", base + "/amojotest/", "chan-1", "s3cret", "acc-1", "tok-1", "chan-1_acc-1"} {
+	for _, want := range []string{base + "/v2/origin/custom/", base + "/api/v4/", base + "/amojotest/", "chan-1", "s3cret", "acc-1", "tok-1", "chan-1_acc-1",
+		base + "/oauth2/access_token", "cid-1", "csecret-1", "http://127.0.0.1:9/cb", "access 1m30s"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
@@ -172,6 +176,49 @@ func TestRun(t *testing.T) {
 		t.Errorf("control: %d %s", resp.StatusCode, got)
 	}
 
+	// OAuth: the authorization page's code, exchanged by hand for a pair
+	// whose access token opens the REST API for the lifetime asked.
+	noFollow := &http.Client{Transport: hc.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = noFollow.Get(base + "/oauth?client_id=cid-1&state=s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || loc.Host != "127.0.0.1:9" || loc.Query().Get("code") == "" {
+		t.Fatalf("authorization page: %d %s", resp.StatusCode, loc)
+	}
+	exchange := `{"client_id":"cid-1","client_secret":"csecret-1","grant_type":"authorization_code","code":"` + loc.Query().Get("code") + `","redirect_uri":"http://127.0.0.1:9/cb"}`
+	resp, err = hc.Post(base+"/oauth2/access_token", "application/json", strings.NewReader(exchange))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pair struct {
+		AccessToken string `json:"access_token"`
+		ExpiresIn   int    `json:"expires_in"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&pair)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || pair.ExpiresIn != 90 {
+		t.Fatalf("exchange: %d %+v %v", resp.StatusCode, pair, err)
+	}
+	req, _ = http.NewRequestWithContext(t.Context(), "GET", base+"/api/v4/account", nil)
+	req.Header.Set("Authorization", "Bearer "+pair.AccessToken)
+	if resp, err = hc.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("REST with the access token: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if resp, err = hc.Post(base+"/amojotest/oauth/expire-access-tokens", "application/json", nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("control: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	req, _ = http.NewRequestWithContext(t.Context(), "GET", base+"/api/v4/account", nil)
+	req.Header.Set("Authorization", "Bearer "+pair.AccessToken)
+	if resp, err = hc.Do(req); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("REST with an expired access token: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
 	cancel()
 	select {
 	case err := <-done:
@@ -193,7 +240,7 @@ func TestFlags(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("-h: %v", err)
 	}
-	for _, f := range []string{"-addr", "-channel-id", "-channel-secret", "-account-id", "-token", "127.0.0.1:8080"} {
+	for _, f := range []string{"-addr", "-channel-id", "-channel-secret", "-account-id", "-token", "127.0.0.1:8080", "-client-id", "-client-secret", "-redirect-uri", "-access-token-lifetime"} {
 		if !strings.Contains(errOut.String(), f) {
 			t.Errorf("help lacks %q:\n%s", f, errOut.String())
 		}
@@ -205,6 +252,10 @@ func TestFlags(t *testing.T) {
 		{"extra"},
 		{"-nope"},
 		{"-addr", "256.0.0.1:bad"},
+		{"-client-secret", ""},
+		{"-redirect-uri", "/cb"},
+		{"-access-token-lifetime", "500ms"},
+		{"-code-lifetime", "0s"},
 	} {
 		if err := run(t.Context(), args, io.Discard, io.Discard, nil); err == nil {
 			t.Errorf("%v accepted", args)

@@ -14,7 +14,11 @@
 //	AMOJO_CHANNEL_ID      the chat channel's id
 //	AMOJO_CHANNEL_SECRET  the channel's secret
 //	AMOCRM_BASE_URL       the account's REST address, https://SUBDOMAIN.amocrm.ru
-//	AMOCRM_TOKEN          a long-lived token or an OAuth access token
+//	AMOCRM_TOKEN          a long-lived token or an OAuth access token, or instead
+//	AMOCRM_TOKEN_FILE     an OAuth token file (examples/oauth-login writes one),
+//	                      refreshed as the import runs, with AMOCRM_CLIENT_ID,
+//	                      AMOCRM_CLIENT_SECRET and AMOCRM_REDIRECT_URI; it names
+//	                      the account, so AMOCRM_BASE_URL may be left out
 //	AMOJO_BASE_URL        optional; the chats API (default https://amojo.amocrm.ru)
 //	AMOJO_ACCOUNT_ID      optional; the account's amojo_id (else asked from REST)
 //	AMOJO_BOT_ID          optional; the channel bot's id, for "bot" messages
@@ -181,10 +185,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		chats, crm = srv.Client(), srv.CRMClient()
 		opts = append(opts, amojo.WithBotRefID(srv.Channel().Bot.ID))
 	} else {
-		if chats, crm, err = cfg.Clients(); err != nil {
+		var closeTokens func()
+		if chats, crm, closeTokens, err = cfg.Clients(); err != nil {
 			fmt.Fprintf(stderr, "%s: %s\n", prog, oneLine(err))
 			return exitUsage
 		}
+		defer closeTokens() // a token refresh in flight is saved before the program ends
 		if cfg.AccountID != "" {
 			opts = append(opts, amojo.WithAccountID(cfg.AccountID))
 		}
@@ -326,8 +332,10 @@ func fail(stderr io.Writer, cfg config, err error) int {
 	switch {
 	case errors.Is(err, context.Canceled):
 		hint = " (interrupted" + resumeHint(cfg) + ")"
-	case errors.Is(err, amojo.ErrUnauthorized):
-		hint = " (check AMOCRM_TOKEN: expired or revoked?)"
+	case errors.Is(err, amojo.ErrRefreshTokenRevoked):
+		hint = " (the pair in AMOCRM_TOKEN_FILE is dead: authorize again with examples/oauth-login)"
+	case errors.Is(err, amojo.ErrUnauthorized), errors.Is(err, amojo.ErrTokenExpired):
+		hint = " (check AMOCRM_TOKEN or AMOCRM_TOKEN_FILE: expired or revoked?)"
 	case errors.Is(err, amojo.ErrInvalidSignature):
 		hint = " (check AMOJO_CHANNEL_SECRET and the clock)"
 	case errors.Is(err, amojo.ErrContactUnconfirmed):

@@ -14,7 +14,10 @@
 //	AMOJO_CHANNEL_ID      the chat channel's id
 //	AMOJO_CHANNEL_SECRET  the channel's secret (signs requests, verifies webhooks)
 //	AMOCRM_BASE_URL       the account's REST address, https://SUBDOMAIN.amocrm.ru
-//	AMOCRM_TOKEN          a long-lived token or an OAuth access token
+//	AMOCRM_TOKEN          a long-lived token or an OAuth access token, or instead
+//	AMOCRM_TOKEN_FILE     an OAuth token file (examples/oauth-login writes one),
+//	                      refreshed as the receiver runs, with AMOCRM_CLIENT_ID,
+//	                      AMOCRM_CLIENT_SECRET and AMOCRM_REDIRECT_URI
 //	AMOJO_BASE_URL        optional; the chats API (default https://amojo.amocrm.ru)
 //	AMOJO_ACCOUNT_ID      optional; the account's amojo_id (else asked from REST)
 //	WEBHOOK_ADDR          the address to listen on, such as ":8080" (or -addr)

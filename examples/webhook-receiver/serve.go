@@ -95,15 +95,16 @@ func (r *receiver) stop() error {
 }
 
 // clients builds the chats and REST clients of the configured account. The
-// returned function closes their idle connections.
+// returned function waits for a token refresh in flight and closes their
+// idle connections.
 func clients(cfg config) (*amojo.Client, *amojo.CRMClient, func(), error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	chats, crm, err := cfg.Clients(amojo.WithHTTPClient(hc))
+	chats, crm, closeTokens, err := cfg.Clients(amojo.WithHTTPClient(hc))
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return chats, crm, tr.CloseIdleConnections, nil
+	return chats, crm, func() { closeTokens(); tr.CloseIdleConnections() }, nil
 }
 
 // connect connects the channel to the account, whose amojo id is accountID
