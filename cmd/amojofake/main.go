@@ -10,6 +10,14 @@
 // makes a CRM user reply (sending the signed webhook to -webhook-url),
 // injects faults and shows what the fake stores; see
 // amojotest.WithControlAPI.
+//
+// amojofake is a test tool: neither the fake nor its control API has any
+// authentication (the default credentials are public), so it belongs on
+// loopback, and it warns when -addr is not. It answers 403 to a request whose
+// Host is not a loopback name (localhost, 127.0.0.1, [::1]), the host of
+// -addr, or one of -allow-host, so a web page cannot reach it by making its
+// own name resolve to 127.0.0.1; the control API refuses writes that a web
+// page could send (see amojotest.WithControlAPI).
 package main
 
 import (
@@ -60,6 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	rateLimit := fs.Float64("rate-limit", amojotest.DefaultRateLimit, "REST v4 requests per second (0: no limit)")
 	control := fs.Bool("control", true, "serve the control API under /amojotest/ (manager replies, faults, stored data)")
 	verbose := fs.Bool("v", false, "log every request to stderr")
+	allowHost := fs.String("allow-host", "", "comma-separated host `names` accepted in the Host header besides loopback names and the host of -addr")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: amojofake [flags]\n\n"+
 			"Runs an in-memory fake of amoCRM: the chats API (amojo) under /v2/origin/custom/\n"+
@@ -80,6 +89,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	}
 	if *rateLimit < 0 {
 		return errors.New("-rate-limit must not be negative")
+	}
+	allowed := map[string]bool{}
+	if *allowHost != "" {
+		for _, h := range strings.Split(*allowHost, ",") {
+			h = strings.TrimSpace(h)
+			if h == "" || strings.ContainsAny(h, " \t\r\n/") {
+				return fmt.Errorf("-allow-host: bad host name %q", h)
+			}
+			allowed[hostName(h)] = true
+		}
 	}
 
 	ch := amojotest.DefaultChannel()
@@ -105,8 +124,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	if err != nil {
 		return err
 	}
+	warnIfExposed(stderr, ln.Addr())
+	for _, h := range []string{*addr, ln.Addr().String()} {
+		if name := hostName(h); name != "" && !isUnspecified(name) {
+			allowed[name] = true
+		}
+	}
 	base := "http://" + displayAddr(ln.Addr())
-	hs := &http.Server{Handler: fake, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: hostGuard(allowed, fake), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 
@@ -140,6 +165,49 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	<-served
 	fmt.Fprintln(stdout, "amojofake: stopped")
 	return err
+}
+
+// warnIfExposed warns on stderr when the server listens on more than
+// loopback.
+func warnIfExposed(stderr io.Writer, a net.Addr) {
+	if ta, ok := a.(*net.TCPAddr); ok && ta.IP.IsLoopback() {
+		return
+	}
+	fmt.Fprintf(stderr, "amojofake: warning: listening on %s, not only on loopback: whoever reaches it can use "+
+		"the fake and its control API, which have no authentication; they are test tools. "+
+		"Clients must use a loopback name, the host of -addr or a name given to -allow-host.\n", a)
+}
+
+// hostGuard answers 403 to a request whose Host is neither a loopback name
+// nor one of allowed. A web page whose own name is made to resolve to
+// 127.0.0.1 (DNS rebinding) reaches the fake with that name in Host.
+func hostGuard(allowed map[string]bool, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := hostName(r.Host)
+		ip := net.ParseIP(name)
+		if name != "localhost" && !allowed[name] && (ip == nil || !ip.IsLoopback()) {
+			http.Error(w, fmt.Sprintf("amojofake: Host %q is not allowed: use localhost or 127.0.0.1, or start amojofake with -allow-host", r.Host), http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// hostName returns the host of a Host header or host:port, lower case,
+// without port, brackets or a final dot.
+func hostName(hostport string) string {
+	h := hostport
+	if host, _, err := net.SplitHostPort(hostport); err == nil {
+		h = host
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	return strings.ToLower(strings.TrimSuffix(h, "."))
+}
+
+// isUnspecified reports whether host is 0.0.0.0 or ::, which name no host.
+func isUnspecified(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
 }
 
 func controlURL(base string, on bool) string {
