@@ -86,7 +86,7 @@ func (s *Server) DropNextResponse(route Route, n int) {
 // SetLatency delays every later request of route by d before it is handled
 // (AllRoutes: every route without a latency of its own). A zero d removes the
 // delay. The wait ends early when the request is cancelled or the server
-// closes.
+// closes; the server's WriteTimeout does not cut it.
 func (s *Server) SetLatency(route Route, d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -138,9 +138,14 @@ func (s *Server) faulty(route Route, rest bool, h http.Handler) http.Handler {
 		x := exchangeOf(r)
 		x.setRoute(route)
 		d, f := s.takeFault(route)
-		if d > 0 && !s.wait(r.Context(), d) {
-			x.drop(w, 0)
-			return
+		if d > 0 {
+			// An injected delay is the fake's doing, not a slow client: the
+			// server's write timeout must not cut it.
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+			if !s.wait(r.Context(), d) {
+				x.drop(w, 0)
+				return
+			}
 		}
 		switch {
 		case f == nil:

@@ -184,15 +184,38 @@ func NewUnstartedServer(opts ...Option) *Server {
 	return s
 }
 
-// Start starts the server on a loopback port and sets URL and CRMURL.
+// The timeouts of the server Start runs, which cmd/amojofake uses too. They
+// cut off a client that is slow to send its request, that does not read its
+// answer, or that keeps a connection idle; the fake's own delays (SetLatency,
+// a webhook sent by the control API) are not cut. The idle timeout is longer
+// than net/http's client default (90 s), so such a client closes an idle
+// connection before the server does and never reuses one being closed.
+const (
+	ReadHeaderTimeout = 10 * time.Second             // to read a request's headers
+	ReadTimeout       = 30 * time.Second             // to read a whole request, body included
+	WriteTimeout      = ReadTimeout + 30*time.Second // from the end of the headers to the end of the answer
+	IdleTimeout       = 2 * time.Minute              // between requests on a kept-alive connection
+)
+
+// Start starts the server on a loopback port and sets URL and CRMURL. The
+// server has the timeouts above.
 func (s *Server) Start() {
 	if s.ts != nil {
 		panic("amojotest: Server already started")
 	}
 	s.ts = httptest.NewUnstartedServer(s)
+	setTimeouts(s.ts.Config)
 	s.ts.Start()
 	s.URL = s.ts.URL
 	s.CRMURL = s.ts.URL
+}
+
+// setTimeouts gives hs the server's timeouts.
+func setTimeouts(hs *http.Server) {
+	hs.ReadHeaderTimeout = ReadHeaderTimeout
+	hs.ReadTimeout = ReadTimeout
+	hs.WriteTimeout = WriteTimeout
+	hs.IdleTimeout = IdleTimeout
 }
 
 // Close stops the server, waits for requests in flight, and closes the idle

@@ -17,7 +17,8 @@
 // Host is not a loopback name (localhost, 127.0.0.1, [::1]), the host of
 // -addr, or one of -allow-host, so a web page cannot reach it by making its
 // own name resolve to 127.0.0.1; the control API refuses writes that a web
-// page could send (see amojotest.WithControlAPI).
+// page could send (see amojotest.WithControlAPI). The server cuts off slow
+// and idle clients (amojotest.ReadHeaderTimeout and the timeouts after it).
 package main
 
 import (
@@ -26,6 +27,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -131,7 +133,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		}
 	}
 	base := "http://" + displayAddr(ln.Addr())
-	hs := &http.Server{Handler: hostGuard(allowed, fake), ReadHeaderTimeout: 10 * time.Second}
+	hs := newHTTPServer(hostGuard(allowed, fake), stderr)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 
@@ -165,6 +167,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	<-served
 	fmt.Fprintln(stdout, "amojofake: stopped")
 	return err
+}
+
+// newHTTPServer returns the server amojofake runs: h with the timeouts of
+// amojotest's own server, which cut off slow and idle clients, and
+// net/http's errors logged to stderr.
+func newHTTPServer(h http.Handler, stderr io.Writer) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: amojotest.ReadHeaderTimeout,
+		ReadTimeout:       amojotest.ReadTimeout,
+		WriteTimeout:      amojotest.WriteTimeout,
+		IdleTimeout:       amojotest.IdleTimeout,
+		ErrorLog:          log.New(stderr, "amojofake: ", 0),
+	}
 }
 
 // warnIfExposed warns on stderr when the server listens on more than
