@@ -2,6 +2,7 @@ package amojotest
 
 import (
 	"encoding/json"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -14,7 +15,14 @@ const ControlPrefix = "/amojotest/"
 // WithControlAPI serves a small JSON API under ControlPrefix that drives the
 // fake from outside Go, as cmd/amojofake does: the manager helpers, fault
 // injection, and read access to what the fake stores. Its requests are not
-// recorded and need no credentials. Off by default.
+// recorded and need no credentials: it is a test tool, with no authentication,
+// for a fake on loopback. Off by default.
+//
+// A write (any method but GET and HEAD) needs Content-Type application/json
+// (415 otherwise) and is refused (403) when a browser says it comes from
+// another site (Sec-Fetch-Site, Origin; see http.CrossOriginProtection): a web
+// page open on the same machine cannot post to it, as it could post a form or
+// text/plain without asking the server first.
 //
 //	POST /amojotest/connect           {"channel_id","account_id"} → {"scope_id"}
 //	POST /amojotest/start-chat        {"scope_id","phone","name"} → {"chat_id","participant_id"}
@@ -32,7 +40,7 @@ const ControlPrefix = "/amojotest/"
 //	GET  /amojotest/webhooks          → [{"kind","scope_id","url","status_code","error","message_id","body"}…]
 //	…/amojotest/oauth/…               OAuth codes and tokens: see WithOAuthClient
 //
-// Errors are {"error":"…"} with status 400.
+// Errors are {"error":"…"} with status 400, or 403 and 415 as above.
 func WithControlAPI() Option {
 	return func(cfg *config) { cfg.control = true }
 }
@@ -86,6 +94,16 @@ func toWebhookJSON(r WebhookResult) webhookJSON {
 func (s *Server) serveControl(w http.ResponseWriter, r *http.Request, body []byte) {
 	fail := func(msg string) {
 		writeJSON(w, http.StatusBadRequest, "application/json", map[string]string{"error": msg})
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if err := http.NewCrossOriginProtection().Check(r); err != nil {
+			writeJSON(w, http.StatusForbidden, "application/json", map[string]string{"error": "cross-origin request refused"})
+			return
+		}
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			writeJSON(w, http.StatusUnsupportedMediaType, "application/json", map[string]string{"error": "Content-Type must be application/json"})
+			return
+		}
 	}
 	var in controlRequest
 	if r.Method == http.MethodPost && len(body) > 0 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/amojo-go/amojo/amojotest"
@@ -23,6 +24,9 @@ func TestControlAPI(t *testing.T) {
 			body, _ = json.Marshal(in)
 		}
 		req, _ := http.NewRequestWithContext(t.Context(), method, e.srv.URL+"/amojotest/"+action, bytes.NewReader(body))
+		if method == "POST" {
+			req.Header.Set("Content-Type", "application/json")
+		}
 		r := e.do(req)
 		return r.status, r.body
 	}
@@ -112,4 +116,46 @@ func TestControlAPI(t *testing.T) {
 	e2 := newEnv(t)
 	req, _ := http.NewRequestWithContext(t.Context(), "GET", e2.srv.URL+"/amojotest/chats", nil)
 	mustStatus(t, e2.do(req), 404)
+}
+
+// TestControlWritesRefuseBrowserForms: a control write needs Content-Type
+// application/json and a request that is not from another site, so a web
+// page cannot post to the control API (a form or text/plain needs no
+// preflight); reads need neither.
+func TestControlWritesRefuseBrowserForms(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, amojotest.WithControlAPI())
+	failNext := func(header map[string]string) int {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), "POST", e.srv.URL+"/amojotest/fail-next",
+			strings.NewReader(`{"route":"account","n":1,"status":503}`))
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		return e.do(req).status
+	}
+	for _, tt := range []struct {
+		header map[string]string
+		status int
+	}{
+		{nil, 415},
+		{map[string]string{"Content-Type": "text/plain"}, 415},
+		{map[string]string{"Content-Type": "text/plain; charset=utf-8"}, 415},
+		{map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, 415},
+		{map[string]string{"Content-Type": "multipart/form-data; boundary=x"}, 415},
+		{map[string]string{"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"}, 403},
+		{map[string]string{"Content-Type": "application/json", "Origin": "http://attacker.example"}, 403},
+	} {
+		if st := failNext(tt.header); st != tt.status {
+			t.Errorf("%v: %d, want %d", tt.header, st, tt.status)
+		}
+	}
+	// Nothing refused was queued.
+	mustStatus(t, e.rest("GET", "/api/v4/account", "", nil, e.srv.Token()), 200)
+	if st := failNext(map[string]string{"Content-Type": "application/json; charset=utf-8", "Sec-Fetch-Site": "same-origin"}); st != 200 {
+		t.Fatalf("JSON from the same origin: %d", st)
+	}
+	mustStatus(t, e.rest("GET", "/api/v4/account", "", nil, e.srv.Token()), 503)
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", e.srv.URL+"/amojotest/contacts", nil)
+	mustStatus(t, e.do(req), 200)
 }

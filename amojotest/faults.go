@@ -86,7 +86,7 @@ func (s *Server) DropNextResponse(route Route, n int) {
 // SetLatency delays every later request of route by d before it is handled
 // (AllRoutes: every route without a latency of its own). A zero d removes the
 // delay. The wait ends early when the request is cancelled or the server
-// closes.
+// closes; the server's WriteTimeout does not cut it.
 func (s *Server) SetLatency(route Route, d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -131,28 +131,31 @@ func (s *Server) takeFault(route Route) (time.Duration, *fault) {
 }
 
 // faulty wraps the handler of route with its latency and queued faults. rest
-// says which error body an injected failure gets.
+// says which error body an injected failure gets. The request's log entry
+// shows a drop before the connection is closed (see exchange.drop).
 func (s *Server) faulty(route Route, rest bool, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		x := exchangeOf(r)
-		x.route = route
+		x.setRoute(route)
 		d, f := s.takeFault(route)
-		if d > 0 && !s.wait(r.Context(), d) {
-			x.dropped = true
-			dropConn(w)
-			return
+		if d > 0 {
+			// An injected delay is the fake's doing, not a slow client: the
+			// server's write timeout must not cut it.
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+			if !s.wait(r.Context(), d) {
+				x.drop(w, 0)
+				return
+			}
 		}
 		switch {
 		case f == nil:
 			h.ServeHTTP(w, r)
 		case f.drop:
-			x.dropped = true
-			dropConn(w)
+			x.drop(w, 0)
 		case f.dropAfter:
 			lost := &lostResponse{header: http.Header{}}
 			h.ServeHTTP(lost, r)
-			x.dropped, x.lostStatus = true, lost.status
-			dropConn(w)
+			x.drop(w, lost.status)
 		default:
 			if f.retryAfter != "" {
 				w.Header().Set("Retry-After", f.retryAfter)

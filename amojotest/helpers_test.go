@@ -46,11 +46,28 @@ func (c *clock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// env is a started fake with a settable clock.
+// env is a started fake with a settable clock. base and hc, when set, are
+// the address and client to use instead of the fake's own.
 type env struct {
 	t     *testing.T
 	srv   *amojotest.Server
 	clock *clock
+	base  string
+	hc    *http.Client
+}
+
+func (e *env) url() string {
+	if e.base != "" {
+		return e.base
+	}
+	return e.srv.URL
+}
+
+func (e *env) client() *http.Client {
+	if e.hc != nil {
+		return e.hc
+	}
+	return e.srv.HTTPClient()
 }
 
 func newEnv(t *testing.T, opts ...amojotest.Option) *env {
@@ -134,7 +151,7 @@ func (e *env) sign(method, path, query string, body any) *signed {
 
 func (e *env) send(s *signed) result {
 	e.t.Helper()
-	u := e.srv.URL + s.path
+	u := e.url() + s.path
 	if s.query != "" {
 		u += "?" + s.query
 	}
@@ -148,7 +165,7 @@ func (e *env) send(s *signed) result {
 
 func (e *env) do(req *http.Request) result {
 	e.t.Helper()
-	resp, err := e.srv.HTTPClient().Do(req)
+	resp, err := e.client().Do(req)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
@@ -169,7 +186,7 @@ func (e *env) amojo(method, path, query string, body any) result {
 // rest sends a REST v4 request with token (none when empty).
 func (e *env) rest(method, path, query string, body any, token string) result {
 	e.t.Helper()
-	u := e.srv.CRMURL + path
+	u := e.url() + path
 	if query != "" {
 		u += "?" + query
 	}

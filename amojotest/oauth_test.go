@@ -272,6 +272,7 @@ func TestOAuthControlAPI(t *testing.T) {
 	e := newEnv(t, amojotest.WithControlAPI())
 	call := func(method, action, body string) map[string]any {
 		req, _ := http.NewRequestWithContext(t.Context(), method, e.srv.URL+"/amojotest/oauth/"+action, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		r := e.do(req)
 		mustStatus(t, r, 200)
 		return r.json(t)
@@ -294,6 +295,7 @@ func TestOAuthControlAPI(t *testing.T) {
 	}
 	call("POST", "move-account", `{"host":"localhost:1"}`)
 	req, _ := http.NewRequestWithContext(t.Context(), "POST", e.srv.URL+"/amojotest/oauth/code", strings.NewReader(`{"client_id":"nope"}`))
+	req.Header.Set("Content-Type", "application/json")
 	mustStatus(t, e.do(req), 400)
 }
 

@@ -92,6 +92,11 @@ type Server struct {
 	wait     func(ctx context.Context, d time.Duration) bool
 	newIDRaw func() string
 
+	// logMu guards the request log alone, so a request is logged even while
+	// another holds mu.
+	logMu    sync.Mutex
+	requests []*Request
+
 	mu        sync.Mutex
 	channels  map[string]*Channel
 	accounts  map[string]*account
@@ -101,7 +106,6 @@ type Server struct {
 	chatOrder []*chat
 	faults    map[Route][]*fault
 	latency   map[Route]time.Duration
-	requests  []Request
 	webhooks  []WebhookResult
 	rate      float64
 	burst     int
@@ -187,15 +191,38 @@ func NewUnstartedServer(opts ...Option) *Server {
 	return s
 }
 
-// Start starts the server on a loopback port and sets URL and CRMURL.
+// The timeouts of the server Start runs, which cmd/amojofake uses too. They
+// cut off a client that is slow to send its request, that does not read its
+// answer, or that keeps a connection idle; the fake's own delays (SetLatency,
+// a webhook sent by the control API) are not cut. The idle timeout is longer
+// than net/http's client default (90 s), so such a client closes an idle
+// connection before the server does and never reuses one being closed.
+const (
+	ReadHeaderTimeout = 10 * time.Second             // to read a request's headers
+	ReadTimeout       = 30 * time.Second             // to read a whole request, body included
+	WriteTimeout      = ReadTimeout + 30*time.Second // from the end of the headers to the end of the answer
+	IdleTimeout       = 2 * time.Minute              // between requests on a kept-alive connection
+)
+
+// Start starts the server on a loopback port and sets URL and CRMURL. The
+// server has the timeouts above.
 func (s *Server) Start() {
 	if s.ts != nil {
 		panic("amojotest: Server already started")
 	}
 	s.ts = httptest.NewUnstartedServer(s)
+	setTimeouts(s.ts.Config)
 	s.ts.Start()
 	s.URL = s.ts.URL
 	s.CRMURL = s.ts.URL
+}
+
+// setTimeouts gives hs the server's timeouts.
+func setTimeouts(hs *http.Server) {
+	hs.ReadHeaderTimeout = ReadHeaderTimeout
+	hs.ReadTimeout = ReadTimeout
+	hs.WriteTimeout = WriteTimeout
+	hs.IdleTimeout = IdleTimeout
 }
 
 // Close stops the server, waits for requests in flight, and closes the idle
@@ -343,12 +370,12 @@ func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// exchange is what the server learns about one request while serving it.
+// exchange is what the server learns about one request while serving it. rec
+// is the request's entry in the log, written under s.logMu.
 type exchange struct {
-	route      Route
-	body       []byte
-	dropped    bool
-	lostStatus int // the answer a DropNextResponse kept from the client
+	s    *Server
+	rec  *Request
+	body []byte
 }
 
 type exchangeKey struct{}
@@ -361,22 +388,77 @@ func exchangeOf(r *http.Request) *exchange {
 	return x
 }
 
-// statusWriter remembers the status code written.
+// update changes the request's log entry.
+func (x *exchange) update(f func(rec *Request)) {
+	if x.rec == nil {
+		return
+	}
+	x.s.logMu.Lock()
+	defer x.s.logMu.Unlock()
+	f(x.rec)
+}
+
+// setRoute names the route that serves the request.
+func (x *exchange) setRoute(route Route) {
+	x.update(func(rec *Request) { rec.Route = route })
+}
+
+// answer logs the status of the answer, before any byte of it is sent.
+func (x *exchange) answer(status int) {
+	x.update(func(rec *Request) {
+		if rec.StatusCode == 0 && !rec.Dropped {
+			rec.StatusCode = status
+		}
+	})
+}
+
+// drop logs the request as dropped (lost: the status of the answer kept from
+// the client, if any) and then closes the connection, so the log shows the
+// drop before the client can see it.
+func (x *exchange) drop(w http.ResponseWriter, lost int) {
+	x.update(func(rec *Request) { rec.Dropped, rec.StatusCode = true, lost })
+	dropConn(w)
+}
+
+// finish completes the log entry when the handler is done: a handler that
+// wrote nothing answered 200; one that panicked (aborted) answered nothing, as
+// net/http closes the connection. It then logs the request.
+func (x *exchange) finish(r *http.Request, aborted bool) {
+	var rec Request
+	x.update(func(e *Request) {
+		switch {
+		case aborted:
+			e.Dropped = true
+		case e.StatusCode == 0 && !e.Dropped:
+			e.StatusCode = http.StatusOK
+		}
+		rec = *e
+	})
+	if l := x.s.cfg.logger; l != nil {
+		l.LogAttrs(r.Context(), slog.LevelDebug, "amojotest request",
+			slog.String("method", rec.Method), slog.String("path", rec.Path),
+			slog.String("route", string(rec.Route)), slog.Int("status", rec.StatusCode), slog.Bool("dropped", rec.Dropped))
+	}
+}
+
+// statusWriter logs the status of the answer before it goes out.
 type statusWriter struct {
 	http.ResponseWriter
+	x      *exchange
 	status int
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		w.x.answer(code)
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.WriteHeader(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(b)
 }
@@ -386,6 +468,10 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // ServeHTTP serves both APIs: amojo under /v2/origin/custom/ and REST v4
 // under /api/v4/.
+//
+// A request is logged (see Requests) as soon as its body is read, and its
+// outcome before the client can see it: the status before the answer is
+// sent, a drop before the connection is closed.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.flightMu.Lock()
 	if s.shut {
@@ -398,50 +484,49 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.flight.Done()
 
 	start := s.now()
-	x := &exchange{}
-	sw := &statusWriter{ResponseWriter: w}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	read := err == nil && len(body) <= maxBody
+	if read && s.cfg.control && strings.HasPrefix(r.URL.Path, ControlPrefix) {
+		s.serveControl(w, r, body)
+		return
+	}
+	if !read {
+		body = nil
+	}
+	x := s.arrive(r, start, body)
+	sw := &statusWriter{ResponseWriter: w, x: x}
+	returned := false
+	defer func() { x.finish(r, !returned) }()
 	switch {
 	case err != nil:
 		http.Error(sw, "cannot read body", http.StatusBadRequest)
-	case len(body) > maxBody:
+	case !read:
 		http.Error(sw, "body too large", http.StatusRequestEntityTooLarge)
-	case s.cfg.control && strings.HasPrefix(r.URL.Path, ControlPrefix):
-		s.serveControl(w, r, body)
-		return
 	default:
-		x.body = body
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		s.mux.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
 	}
-	status := sw.status
-	switch {
-	case x.dropped:
-		status = x.lostStatus
-	case status == 0:
-		status = http.StatusOK
-	}
+	returned = true
+}
+
+// arrive logs a request that is being served; body is nil unless it was
+// read whole.
+func (s *Server) arrive(r *http.Request, start time.Time, body []byte) *exchange {
 	path, rawQuery := splitRequestURI(r)
 	q, _ := url.ParseQuery(rawQuery)
-	s.mu.Lock()
-	s.requests = append(s.requests, Request{
-		Route:      x.route,
-		Method:     r.Method,
-		Path:       path,
-		RawQuery:   rawQuery,
-		Query:      q,
-		Header:     r.Header.Clone(),
-		Body:       x.body,
-		StatusCode: status,
-		Dropped:    x.dropped,
-		Time:       start,
-	})
-	s.mu.Unlock()
-	if l := s.cfg.logger; l != nil {
-		l.LogAttrs(r.Context(), slog.LevelDebug, "amojotest request",
-			slog.String("method", r.Method), slog.String("path", path),
-			slog.String("route", string(x.route)), slog.Int("status", status), slog.Bool("dropped", x.dropped))
+	rec := &Request{
+		Method:   r.Method,
+		Path:     path,
+		RawQuery: rawQuery,
+		Query:    q,
+		Header:   r.Header.Clone(),
+		Body:     body,
+		Time:     start,
 	}
+	s.logMu.Lock()
+	s.requests = append(s.requests, rec)
+	s.logMu.Unlock()
+	return &exchange{s: s, rec: rec, body: body}
 }
 
 // splitRequestURI returns the path exactly as the client sent it (escaped) and

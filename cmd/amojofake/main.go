@@ -18,6 +18,15 @@
 // -client-secret, with the lifetimes of -code-lifetime,
 // -access-token-lifetime and -refresh-token-lifetime. The control actions
 // under /amojotest/oauth/ expire or revoke the tokens issued.
+//
+// amojofake is a test tool: neither the fake nor its control API has any
+// authentication (the default credentials are public), so it belongs on
+// loopback, and it warns when -addr is not. It answers 403 to a request whose
+// Host is not a loopback name (localhost, 127.0.0.1, [::1]), the host of
+// -addr, or one of -allow-host, so a web page cannot reach it by making its
+// own name resolve to 127.0.0.1; the control API refuses writes that a web
+// page could send (see amojotest.WithControlAPI). The server cuts off slow
+// and idle clients (amojotest.ReadHeaderTimeout and the timeouts after it).
 package main
 
 import (
@@ -26,6 +35,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -75,6 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	codeLife := fs.Duration("code-lifetime", amojotest.DefaultCodeLifetime, "how long an OAuth authorization code stays valid")
 	accessLife := fs.Duration("access-token-lifetime", amojotest.DefaultAccessLifetime, "how long an OAuth access token stays valid (at least 1s)")
 	refreshLife := fs.Duration("refresh-token-lifetime", amojotest.DefaultRefreshLifetime, "how long an OAuth refresh token stays valid")
+	allowHost := fs.String("allow-host", "", "comma-separated host `names` accepted in the Host header besides loopback names and the host of -addr")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: amojofake [flags]\n\n"+
 			"Runs an in-memory fake of amoCRM: the chats API (amojo) under /v2/origin/custom/\n"+
@@ -103,6 +114,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	if u, err := url.Parse(*redirectURI); err != nil || u.Host == "" {
 		return errors.New("-redirect-uri must be an absolute URL")
 	}
+	allowed := map[string]bool{}
+	if *allowHost != "" {
+		for _, h := range strings.Split(*allowHost, ",") {
+			h = strings.TrimSpace(h)
+			if h == "" || strings.ContainsAny(h, " \t\r\n/") {
+				return fmt.Errorf("-allow-host: bad host name %q", h)
+			}
+			allowed[hostName(h)] = true
+		}
+	}
 
 	ch := amojotest.DefaultChannel()
 	ch.ID, ch.Secret, ch.WebhookURL = *channelID, *secret, *webhookURL
@@ -129,8 +150,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	if err != nil {
 		return err
 	}
+	warnIfExposed(stderr, ln.Addr())
+	for _, h := range []string{*addr, ln.Addr().String()} {
+		if name := hostName(h); name != "" && !isUnspecified(name) {
+			allowed[name] = true
+		}
+	}
 	base := "http://" + displayAddr(ln.Addr())
-	hs := &http.Server{Handler: fake, ReadHeaderTimeout: 10 * time.Second}
+	hs := newHTTPServer(hostGuard(allowed, fake), stderr)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 
@@ -170,6 +197,63 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	<-served
 	fmt.Fprintln(stdout, "amojofake: stopped")
 	return err
+}
+
+// newHTTPServer returns the server amojofake runs: h with the timeouts of
+// amojotest's own server, which cut off slow and idle clients, and
+// net/http's errors logged to stderr.
+func newHTTPServer(h http.Handler, stderr io.Writer) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: amojotest.ReadHeaderTimeout,
+		ReadTimeout:       amojotest.ReadTimeout,
+		WriteTimeout:      amojotest.WriteTimeout,
+		IdleTimeout:       amojotest.IdleTimeout,
+		ErrorLog:          log.New(stderr, "amojofake: ", 0),
+	}
+}
+
+// warnIfExposed warns on stderr when the server listens on more than
+// loopback.
+func warnIfExposed(stderr io.Writer, a net.Addr) {
+	if ta, ok := a.(*net.TCPAddr); ok && ta.IP.IsLoopback() {
+		return
+	}
+	fmt.Fprintf(stderr, "amojofake: warning: listening on %s, not only on loopback: whoever reaches it can use "+
+		"the fake and its control API, which have no authentication; they are test tools. "+
+		"Clients must use a loopback name, the host of -addr or a name given to -allow-host.\n", a)
+}
+
+// hostGuard answers 403 to a request whose Host is neither a loopback name
+// nor one of allowed. A web page whose own name is made to resolve to
+// 127.0.0.1 (DNS rebinding) reaches the fake with that name in Host.
+func hostGuard(allowed map[string]bool, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := hostName(r.Host)
+		ip := net.ParseIP(name)
+		if name != "localhost" && !allowed[name] && (ip == nil || !ip.IsLoopback()) {
+			http.Error(w, fmt.Sprintf("amojofake: Host %q is not allowed: use localhost or 127.0.0.1, or start amojofake with -allow-host", r.Host), http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// hostName returns the host of a Host header or host:port, lower case,
+// without port, brackets or a final dot.
+func hostName(hostport string) string {
+	h := hostport
+	if host, _, err := net.SplitHostPort(hostport); err == nil {
+		h = host
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	return strings.ToLower(strings.TrimSuffix(h, "."))
+}
+
+// isUnspecified reports whether host is 0.0.0.0 or ::, which name no host.
+func isUnspecified(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
 }
 
 func controlURL(base string, on bool) string {

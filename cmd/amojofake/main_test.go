@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -104,23 +105,39 @@ func TestSignal(t *testing.T) {
 	}
 }
 
-func TestRun(t *testing.T) {
+// started is a run of the program in the test process.
+type started struct {
+	base        string
+	out, errOut syncBuffer
+	cancel      context.CancelFunc
+	done        chan error
+}
+
+// start runs the program with args until the test ends or cancel.
+func start(t *testing.T, args ...string) *started {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var out, errOut syncBuffer
+	p := &started{cancel: cancel, done: make(chan error, 1)}
 	urls := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-channel-id", "chan-1", "-channel-secret", "s3cret",
-			"-account-id", "acc-1", "-token", "tok-1", "-client-id", "cid-1", "-client-secret", "csecret-1",
-			"-redirect-uri", "http://127.0.0.1:9/cb", "-access-token-lifetime", "90s"}, &out, &errOut, func(u string) { urls <- u })
-	}()
-	var base string
+	go func() { p.done <- run(ctx, args, &p.out, &p.errOut, func(u string) { urls <- u }) }()
+	t.Cleanup(func() {
+		cancel()
+		<-p.done
+	})
 	select {
-	case base = <-urls:
-	case err := <-done:
-		t.Fatalf("run ended: %v; %s", err, errOut.String())
+	case p.base = <-urls:
+	case err := <-p.done:
+		p.done <- err
+		t.Fatalf("run ended: %v; %s", err, p.errOut.String())
 	}
+	return p
+}
+
+func TestRun(t *testing.T) {
+	p := start(t, "-addr", "127.0.0.1:0", "-channel-id", "chan-1", "-channel-secret", "s3cret",
+		"-account-id", "acc-1", "-token", "tok-1", "-client-id", "cid-1", "-client-secret", "csecret-1",
+		"-redirect-uri", "http://127.0.0.1:9/cb", "-access-token-lifetime", "90s")
+	base, cancel, done, out := p.base, p.cancel, p.done, &p.out
 	for _, want := range []string{base + "/v2/origin/custom/", base + "/api/v4/", base + "/amojotest/", "chan-1", "s3cret", "acc-1", "tok-1", "chan-1_acc-1",
 		base + "/oauth2/access_token", "cid-1", "csecret-1", "http://127.0.0.1:9/cb", "access 1m30s"} {
 		if !strings.Contains(out.String(), want) {
@@ -222,6 +239,7 @@ func TestRun(t *testing.T) {
 	cancel()
 	select {
 	case err := <-done:
+		done <- err
 		if err != nil {
 			t.Errorf("run: %v", err)
 		}
@@ -256,9 +274,91 @@ func TestFlags(t *testing.T) {
 		{"-redirect-uri", "/cb"},
 		{"-access-token-lifetime", "500ms"},
 		{"-code-lifetime", "0s"},
+		{"-allow-host", "a b"},
+		{"-allow-host", "a,,b"},
 	} {
 		if err := run(t.Context(), args, io.Discard, io.Discard, nil); err == nil {
 			t.Errorf("%v accepted", args)
+		}
+	}
+}
+
+// TestHostHeader: a request whose Host is not a loopback name, the host of
+// -addr or an -allow-host name is refused, so a web page that makes its own
+// name resolve to 127.0.0.1 cannot use the fake.
+func TestHostHeader(t *testing.T) {
+	t.Parallel()
+	p := start(t, "-addr", "127.0.0.1:0", "-allow-host", "Fake.Test, other.test")
+	_, port, _ := strings.Cut(strings.TrimPrefix(p.base, "http://"), ":")
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	for host, want := range map[string]int{
+		"127.0.0.1:" + port:        401, // reaches the fake, which wants a token
+		"localhost:" + port:        401,
+		"LOCALHOST.":               401,
+		"[::1]:" + port:            401,
+		"127.1.2.3":                401,
+		"fake.test:" + port:        401,
+		"other.test":               401,
+		"attacker.example:" + port: 403,
+		"attacker.example":         403,
+		"localhost.attacker.test":  403,
+		"0.0.0.0:" + port:          403,
+		"10.0.0.1:" + port:         403,
+	} {
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", p.base+"/api/v4/account", nil)
+		req.Host = host
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %q: %d %s, want %d", host, resp.StatusCode, body, want)
+		}
+	}
+	if strings.Contains(p.errOut.String(), "warning") {
+		t.Errorf("warned on loopback: %s", p.errOut.String())
+	}
+}
+
+// TestControlWritesNeedJSON: the program's control API takes writes only as
+// application/json from no other site, as a web page cannot send them.
+func TestControlWritesNeedJSON(t *testing.T) {
+	t.Parallel()
+	p := start(t, "-addr", "127.0.0.1:0")
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	for _, tt := range []struct {
+		header map[string]string
+		want   int
+	}{
+		{map[string]string{"Content-Type": "text/plain"}, 415},
+		{map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, 415},
+		{map[string]string{"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"}, 403},
+		{map[string]string{"Content-Type": "application/json"}, 200},
+	} {
+		req, _ := http.NewRequestWithContext(t.Context(), "POST", p.base+"/amojotest/reset-faults", strings.NewReader("{}"))
+		for k, v := range tt.header {
+			req.Header.Set(k, v)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("%v: %d, want %d", tt.header, resp.StatusCode, tt.want)
+		}
+	}
+}
+
+func TestWarnIfExposed(t *testing.T) {
+	t.Parallel()
+	for ip, warn := range map[string]bool{"127.0.0.1": false, "::1": false, "0.0.0.0": true, "::": true, "192.168.1.10": true} {
+		var b bytes.Buffer
+		warnIfExposed(&b, &net.TCPAddr{IP: net.ParseIP(ip), Port: 8080})
+		if got := strings.Contains(b.String(), "warning") && strings.Contains(b.String(), "no authentication"); got != warn {
+			t.Errorf("%s: warning %q", ip, b.String())
 		}
 	}
 }
