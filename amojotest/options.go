@@ -92,6 +92,9 @@ type config struct {
 	webhookURL string
 	newID      func() string
 	control    bool
+	// blockAfter 429s within blockWindow block the account (WithRateLimitBlock).
+	blockAfter  int
+	blockWindow time.Duration
 }
 
 // WithChannel registers a channel. The first channel registered is the one
