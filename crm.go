@@ -56,7 +56,10 @@ func (t StaticToken) String() string { return "amojo.StaticToken(redacted)" }
 // safe for concurrent use.
 //
 // Its calls are those a chat integration needs: Account and Users for the
-// amojo ids, CreateContacts, LinkChats and ChatLinks for the contacts of chats.
+// amojo ids, CreateContacts, LinkChats and ChatLinks for the contacts of chats;
+// the sources calls (AddSources, …), the chat templates calls with their
+// WhatsApp review (AddChatTemplates, SendChatTemplateForReview, …), GetTalk and
+// CloseTalk, and ChatEvents for what happened in the chats.
 type CRMClient struct {
 	tokens TokenSource
 	r      *requester
