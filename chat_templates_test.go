@@ -345,7 +345,7 @@ func TestParseTemplateReviewWebhookErrors(t *testing.T) {
 		{"value and list", "add[0]=1&add[0][id]=2", "used both as a value and as a list"},
 		{"id not a number", "add[0][id]=abc", `add[0][id]: "abc" is not an integer`},
 		{"bool not a bool", "add[0][is_on_review]=yes", "is not a boolean"},
-		{"review id not a number", "add[0][reviews][0][id]=x", "is not an integer"},
+		{"review id not a number", "add[0][reviews][0][id]=x", `add[0][reviews][0][id]: "x" is not an integer`},
 		{"two add lists", "a[add][0][id]=1&b[add][0][id]=2", "more than one add list"},
 		{"add is a value", "add=1", "add is not a list"},
 		{"too deep", "add" + strings.Repeat("[0]", 13) + "=1", "nested deeper"},

@@ -140,15 +140,15 @@ func ParseTemplateReviewWebhook(body []byte) (*TemplateReviewWebhook, error) {
 	}
 	hook := &TemplateReviewWebhook{Templates: []ChatTemplate{}}
 	if acc := root.kids["account"]; acc != nil && !acc.leaf {
-		d := formDecoder{prefix: "account"}
+		var d formDecoder
 		hook.AccountID = d.int(acc, "id")
 		hook.Subdomain = d.str(acc, "subdomain")
 		if d.err != nil {
 			return nil, fmt.Errorf("amojo: template review webhook: %w", d.err)
 		}
 	}
-	for i, n := range add.list() {
-		d := formDecoder{prefix: fmt.Sprintf("add[%d]", i)}
+	for _, n := range add.list() {
+		var d formDecoder
 		t := d.template(n)
 		if d.err != nil {
 			return nil, fmt.Errorf("amojo: template review webhook: %w", d.err)
@@ -189,20 +189,29 @@ func findAddList(root *formNode) (*formNode, error) {
 // formNode is a value of a PHP-style form: a leaf string or a branch of keyed
 // children.
 type formNode struct {
+	path  string // the key that leads here, such as add[0][reviews]
 	leaf  bool
 	value string
 	keys  []string // children in the order first seen
 	kids  map[string]*formNode
 }
 
-func newFormBranch() *formNode { return &formNode{kids: map[string]*formNode{}} }
+func newFormBranch(path string) *formNode { return &formNode{path: path, kids: map[string]*formNode{}} }
+
+// child is the path of n's child seg.
+func (n *formNode) child(seg string) string {
+	if n.path == "" {
+		return seg
+	}
+	return n.path + "[" + seg + "]"
+}
 
 // parseBracketForm decodes a form body whose keys may be PHP bracket paths,
 // a[b][0]=v, into a tree. A later value for the same key replaces an
 // earlier one (as in PHP); "a[]" appends. A key that is used both as a value
 // and as a list is an error.
 func parseBracketForm(s string) (*formNode, error) {
-	root := newFormBranch()
+	root := newFormBranch("")
 	pairs := 0
 	for pair := range strings.SplitSeq(s, "&") {
 		if pair == "" {
@@ -271,11 +280,11 @@ func (n *formNode) insert(path []string, value string) error {
 		last := i == len(path)-1
 		switch {
 		case !ok && last:
-			n.kids[seg] = &formNode{leaf: true, value: value}
+			n.kids[seg] = &formNode{path: n.child(seg), leaf: true, value: value}
 			n.keys = append(n.keys, seg)
 			return nil
 		case !ok:
-			child = newFormBranch()
+			child = newFormBranch(n.child(seg))
 			n.kids[seg] = child
 			n.keys = append(n.keys, seg)
 		case last && child.leaf:
@@ -318,13 +327,12 @@ func (n *formNode) list() []*formNode {
 
 // formDecoder reads typed fields of form nodes and keeps the first error.
 type formDecoder struct {
-	prefix string
-	err    error
+	err error
 }
 
-func (d *formDecoder) fail(key, format string, args ...any) {
+func (d *formDecoder) fail(n *formNode, key, format string, args ...any) {
 	if d.err == nil {
-		d.err = fmt.Errorf("%s[%s]: %s", d.prefix, key, fmt.Sprintf(format, args...))
+		d.err = fmt.Errorf("%s: %s", n.child(key), fmt.Sprintf(format, args...))
 	}
 }
 
@@ -335,7 +343,7 @@ func (d *formDecoder) str(n *formNode, key string) string {
 		return ""
 	}
 	if !c.leaf {
-		d.fail(key, "a list where a value belongs")
+		d.fail(n, key, "a list where a value belongs")
 		return ""
 	}
 	return c.value
@@ -348,7 +356,7 @@ func (d *formDecoder) int(n *formNode, key string) int64 {
 	}
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		d.fail(key, "%q is not an integer", s)
+		d.fail(n, key, "%q is not an integer", s)
 	}
 	return v
 }
@@ -360,7 +368,7 @@ func (d *formDecoder) bool(n *formNode, key string) bool {
 	case "1", "true":
 		return true
 	default:
-		d.fail(key, "%q is not a boolean", s)
+		d.fail(n, key, "%q is not a boolean", s)
 		return false
 	}
 }
@@ -373,7 +381,7 @@ func (d *formDecoder) branch(n *formNode, key string) *formNode {
 	}
 	if c.leaf {
 		if c.value != "" {
-			d.fail(key, "a value where a list belongs")
+			d.fail(n, key, "a value where a list belongs")
 		}
 		return nil
 	}
