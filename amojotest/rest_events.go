@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // MaxEventsLimit is the largest page of GET /api/v4/events.
@@ -147,4 +148,77 @@ func (s *Server) handleEvent(r *http.Request, base string, acc *account, _ []byt
 		}
 	}
 	return problem(http.StatusNotFound, "event not found")
+}
+
+// Event is an event of the account's event log; the fake records chat
+// messages: EventIncomingChatMessage when a client's message arrives on
+// amojo, EventOutgoingChatMessage when a CRM user or the bot writes one
+// (ManagerReply, or an outgoing new_message). MessageID is the amojo message
+// id. ContactID is the contact the chat was linked to when the message came,
+// or, for a chat linked only later, the one it is linked to now; 0 while it
+// has none. LeadID is set when the chat's talk was linked to a lead
+// (LinkTalkToLead): the event is then filed under the lead.
+type Event struct {
+	ID        string    `json:"id"`
+	AccountID string    `json:"account_id"`
+	Type      string    `json:"type"`
+	MessageID string    `json:"message_id"`
+	ChatID    string    `json:"chat_id"`
+	ContactID int       `json:"contact_id"`
+	LeadID    int       `json:"lead_id,omitempty"`
+	CreatedBy int       `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// The chat event types the fake records.
+const (
+	EventIncomingChatMessage = "incoming_chat_message"
+	EventOutgoingChatMessage = "outgoing_chat_message"
+)
+
+type event struct {
+	Event
+	chat *chat
+	seq  int
+}
+
+func (e *event) snapshot(acc *account) Event {
+	out := e.Event
+	if out.ContactID == 0 {
+		out.ContactID = acc.contactOf(e.chat)
+	}
+	return out
+}
+
+// recordMessage notes a message stored in a chat: it opens the chat's talk
+// if none is open and records the chat event. Called with s.mu held.
+func (s *Server) recordMessage(m *message) {
+	ch := m.chat
+	acc := ch.scope.acc
+	t := s.openTalk(ch)
+	t.UpdatedAt = s.now().UTC().Truncate(time.Second)
+	typ, by := EventIncomingChatMessage, 0
+	if m.receiver != nil {
+		typ = EventOutgoingChatMessage
+		for _, u := range acc.Users {
+			if u.AmojoID == m.sender.ID {
+				by = u.ID
+			}
+		}
+	}
+	st := &acc.crm
+	st.nextEvent++
+	st.events = append(st.events, &event{chat: ch, seq: st.nextEvent, Event: Event{
+		ID:        fmt.Sprintf("01amojotest%014d", st.nextEvent),
+		AccountID: acc.AmojoID, Type: typ, MessageID: m.ID, ChatID: ch.id,
+		ContactID: acc.contactOf(ch), LeadID: t.LeadID, CreatedBy: by,
+		CreatedAt: s.now().UTC().Truncate(time.Second),
+	}})
+}
+
+// Events returns the chat events of every account, oldest first.
+func (s *Server) Events() []Event {
+	return collect(s, func(acc *account) []Event {
+		return snapshots(acc.crm.events, func(e *event) Event { return e.snapshot(acc) })
+	})
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,32 +24,6 @@ const (
 // CodeEntityNotFound is the code of a batch delete item whose id is unknown,
 // in the "errors" key of the 400 answer.
 const CodeEntityNotFound = "EntityNotFound"
-
-// boolean reads an optional boolean field.
-func (c *itemChecker) boolean(m map[string]json.RawMessage, key, path string) (bool, bool) {
-	v, ok := m[key]
-	if !ok || string(v) == "null" {
-		return false, false
-	}
-	var b bool
-	if json.Unmarshal(v, &b) != nil {
-		c.wrongType(path, "bool")
-		return false, false
-	}
-	return b, true
-}
-
-// pathID reads the {id} of a path; ok is false when it is not a positive
-// integer.
-func pathID(r *http.Request) (int, bool) {
-	n, err := strconv.Atoi(r.PathValue("id"))
-	return n, err == nil && n > 0
-}
-
-// filterValues reads filter[key] given as one value or as filter[key][].
-func filterValues(q url.Values, key string) []string {
-	return append(q["filter["+key+"][]"], q["filter["+key+"]"]...)
-}
 
 // checkSourceFields reads the writable fields of a source item into src:
 // name, pipeline_id, default, origin_code and services.
@@ -308,64 +281,6 @@ func (s *Server) handleUpdateSource(r *http.Request, base string, acc *account, 
 	*src = *next[0]
 	acc.crm.setDefault(src)
 	return restResult{status: http.StatusOK, body: sourceJSON(base, src, "")}
-}
-
-// batchDeleteIDs reads the [{"id": …}] body of a batch delete and reports the
-// ids known says do not exist, in the "errors" shape of amoCRM's answer:
-// {"errors":[{"request_id":"1","errors":{"code":"EntityNotFound",…}}]}. The
-// fake deletes nothing when any id is unknown.
-func batchDeleteIDs(body []byte, known func(int) bool) ([]int, *restResult) {
-	raws, bad := parseBatch(body)
-	if bad != nil {
-		return nil, bad
-	}
-	ids := make([]int, len(raws))
-	var failed []map[string]any
-	for i, raw := range raws {
-		c := &itemChecker{}
-		var id int64
-		ok := false
-		if m := c.object(raw, ""); m != nil {
-			id, ok = c.integer(m, "id", "id")
-		}
-		ids[i] = int(id)
-		if !ok || !known(int(id)) || slices.Contains(ids[:i], int(id)) {
-			failed = append(failed, map[string]any{"request_id": strconv.Itoa(i), "errors": map[string]any{
-				"code": CodeEntityNotFound, "path": "id", "detail": fmt.Sprintf("Entity with id %d not found", id),
-			}})
-		}
-	}
-	if len(failed) > 0 {
-		return nil, &restResult{status: http.StatusBadRequest, problem: map[string]any{
-			"title": "Bad Request", "type": "https://httpstatus.es/400", "status": http.StatusBadRequest,
-			"detail": "Invalid request items", "errors": failed,
-		}}
-	}
-	return ids, nil
-}
-
-// deleteBatch deletes the objects a batch delete names from list (all or,
-// when one is unknown, none).
-func deleteBatch[T any](list *[]*T, idOf func(*T) int, body []byte) restResult {
-	ids, bad := batchDeleteIDs(body, func(id int) bool {
-		return slices.ContainsFunc(*list, func(t *T) bool { return idOf(t) == id })
-	})
-	if bad != nil {
-		return *bad
-	}
-	*list = slices.DeleteFunc(*list, func(t *T) bool { return slices.Contains(ids, idOf(t)) })
-	return restResult{status: http.StatusNoContent}
-}
-
-// deleteOne deletes the object {id} of the path from list; 404 when unknown.
-func deleteOne[T any](list *[]*T, idOf func(*T) int, r *http.Request) restResult {
-	id, _ := pathID(r)
-	n := len(*list)
-	*list = slices.DeleteFunc(*list, func(t *T) bool { return idOf(t) == id })
-	if len(*list) == n {
-		return problem(http.StatusNotFound, "%s not found", strings.TrimPrefix(r.URL.Path, "/api/v4/"))
-	}
-	return restResult{status: http.StatusNoContent}
 }
 
 func sourceID(src *Source) int { return src.ID }
