@@ -31,10 +31,29 @@ type batchCall struct {
 
 // halEmbedded is a HAL answer whose _embedded items are read by key.
 type halEmbedded struct {
-	Embedded map[string]json.RawMessage `json:"_embedded"`
+	Embedded embedded `json:"_embedded"`
 }
 
-// items decodes the list under key; a missing key or null is an empty list.
+// embedded is the _embedded object of a HAL answer, by key. An empty array
+// (what PHP writes for an empty object) reads as no keys.
+type embedded map[string]json.RawMessage
+
+// UnmarshalJSON accepts an object, or an array that is read as empty.
+func (e *embedded) UnmarshalJSON(data []byte) error {
+	data = bytes.TrimSpace(data)
+	if len(data) > 0 && data[0] == '[' {
+		var skip []json.RawMessage
+		if err := json.Unmarshal(data, &skip); err != nil {
+			return err
+		}
+		*e = nil
+		return nil
+	}
+	return json.Unmarshal(data, (*map[string]json.RawMessage)(e))
+}
+
+// halItems decodes the list under key; a missing key or null is an empty
+// list.
 func halItems[R any](h halEmbedded, key string) ([]R, error) {
 	raw := bytes.TrimSpace(h.Embedded[key])
 	if len(raw) == 0 || string(raw) == "null" {
