@@ -71,7 +71,7 @@ type APIError struct {
 	ContentType string
 
 	rest bool // the answer came from the REST v4 API, which signs nothing
-	json bool // the body is a JSON object
+	json bool // the body is JSON
 }
 
 // ItemErrors are the validation errors of one item of a REST v4 batch; RequestID
@@ -270,12 +270,12 @@ type errorBody struct {
 func decodeErrorBody(e *APIError, body []byte) {
 	var eb errorBody
 	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 || trimmed[0] != '{' {
+	if len(trimmed) == 0 {
 		return
 	}
-	if json.Unmarshal(trimmed, &eb) != nil {
-		// A JSON object of another shape (a field of an unexpected type)
-		// is still amoCRM's API talking, not a block page.
+	if trimmed[0] != '{' || json.Unmarshal(trimmed, &eb) != nil {
+		// JSON of another shape (not an object, a field of an unexpected
+		// type) is still amoCRM's API talking, not a block page.
 		e.json = json.Valid(trimmed)
 		return
 	}

@@ -111,6 +111,7 @@ func TestAPIErrorBlocked(t *testing.T) {
 	}{
 		{"problem+json", restAPIError(t, 403, restFixture(t, "problem_403.json"))},
 		{"JSON of another shape", restAPIError(t, 403, []byte(`{"title":7}`))},
+		{"JSON that is no object", restAPIError(t, 403, []byte(`null`))},
 		{"empty", restAPIError(t, 403, nil)},
 		{"amojo", apiErrorFrom(t, 403, string(page))},
 		{"REST 404 page", restAPIError(t, 404, page)},
