@@ -8,13 +8,21 @@ import (
 	"strings"
 )
 
-// maxExternalIDLen is the longest source external id amojo accepts.
+// maxExternalIDLen is the longest source external id amojo accepts in
+// create-chat and messages.
 const maxExternalIDLen = 40
 
 // Source names the lead source a chat belongs to (the "source" object on the
-// wire). With it, the first incoming message of a chat creates its incoming
-// lead in the pipeline tied to that source. ExternalID is at most 40
-// characters of printable ASCII and spaces.
+// wire): the ExternalID of a LeadSource (see CRMClient.AddSources). With it,
+// the first incoming message of a chat creates its incoming lead in the
+// pipeline tied to that source.
+//
+// ExternalID is checked by the rule of LeadSource.ExternalID, printable ASCII
+// and spaces, but with the chats API's limit of 40 characters rather than the
+// sources API's 36: amoCRM's own default source carries the widget code, which
+// may be longer than 36, and a value amoCRM itself returned must never be
+// refused. Create sources with ids of at most 36 characters (AddSources
+// enforces it) and both APIs accept them.
 type Source struct {
 	ExternalID string `json:"external_id"`
 }
@@ -23,15 +31,7 @@ func (s *Source) validate() error {
 	if s == nil || s.ExternalID == "" {
 		return nil
 	}
-	if len(s.ExternalID) > maxExternalIDLen {
-		return invalid("ExternalID", "longer than 40 characters")
-	}
-	for i := 0; i < len(s.ExternalID); i++ {
-		if c := s.ExternalID[i]; c < ' ' || c > '~' {
-			return invalid("ExternalID", "only printable ASCII characters and spaces are allowed")
-		}
-	}
-	return nil
+	return checkASCII("ExternalID", s.ExternalID, maxExternalIDLen)
 }
 
 // wire returns s, or nil when it carries nothing, so no empty object is sent.

@@ -6,7 +6,10 @@
 // amoCRM). With a [Client] it connects the channel to an account, creates
 // chats, sends and imports messages, edits them, reports delivery statuses,
 // typing and reactions, and reads chat history. With a [CRMClient] it reads the
-// account's and users' amojo ids, creates contacts and links chats to them.
+// account's and users' amojo ids, creates contacts and links chats to them,
+// manages the integration's sources and chat templates (with their WhatsApp
+// review), closes talks, and reads chat events to catch up after downtime
+// ([CRMClient.AllChatEvents]).
 // Managers' replies arrive as signed webhooks, which [VerifyWebhook],
 // [ParseWebhook] and [NewWebhookHandler] take care of.
 //

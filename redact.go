@@ -71,7 +71,7 @@ func (e *APIError) redact(secrets []string) {
 	if len(secrets) == 0 {
 		return
 	}
-	for _, p := range []*string{&e.Code, &e.Message, &e.Title, &e.Type, &e.Detail, &e.Location} {
+	for _, p := range []*string{&e.Code, &e.Message, &e.Title, &e.Type, &e.Detail, &e.Location, &e.Hint, &e.RequestID} {
 		*p = redactString(*p, secrets)
 	}
 	for i := range e.ValidationErrors {

@@ -343,6 +343,7 @@ func (s *Server) newMessage(sc *scope, p obj) (int, any, *apiError) {
 	ch.messages = append(ch.messages, m)
 	sc.msgByClientID[msgid] = m
 	sc.msgByID[m.ID] = m
+	s.recordMessage(m)
 	return http.StatusOK, newMessageJSON(m), nil
 }
 

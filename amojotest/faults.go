@@ -27,6 +27,27 @@ const (
 	RouteLinkChats      Route = "link_chats"      // POST /api/v4/contacts/chats
 	RouteListLinks      Route = "list_links"      // GET /api/v4/contacts/chats
 
+	RouteListSources        Route = "list_sources"         // GET /api/v4/sources
+	RouteGetSource          Route = "get_source"           // GET /api/v4/sources/{id}
+	RouteAddSources         Route = "add_sources"          // POST /api/v4/sources
+	RouteUpdateSources      Route = "update_sources"       // PATCH /api/v4/sources
+	RouteUpdateSource       Route = "update_source"        // PATCH /api/v4/sources/{id}
+	RouteDeleteSources      Route = "delete_sources"       // DELETE /api/v4/sources
+	RouteDeleteSource       Route = "delete_source"        // DELETE /api/v4/sources/{id}
+	RouteListTemplates      Route = "list_templates"       // GET /api/v4/chats/templates
+	RouteGetTemplate        Route = "get_template"         // GET /api/v4/chats/templates/{id}
+	RouteAddTemplates       Route = "add_templates"        // POST /api/v4/chats/templates
+	RouteUpdateTemplates    Route = "update_templates"     // PATCH /api/v4/chats/templates
+	RouteUpdateTemplate     Route = "update_template"      // PATCH /api/v4/chats/templates/{id}
+	RouteDeleteTemplates    Route = "delete_templates"     // DELETE /api/v4/chats/templates
+	RouteDeleteTemplate     Route = "delete_template"      // DELETE /api/v4/chats/templates/{id}
+	RouteTemplateReview     Route = "template_review"      // POST /api/v4/chats/templates/{id}/review
+	RouteTemplateReviewSave Route = "template_review_save" // POST /api/v4/chats/templates/{id}/review/{review_id}
+	RouteGetTalk            Route = "get_talk"             // GET /api/v4/talks/{id}
+	RouteCloseTalk          Route = "close_talk"           // POST /api/v4/talks/{id}/close
+	RouteEvents             Route = "events"               // GET /api/v4/events
+	RouteEvent              Route = "event"                // GET /api/v4/events/{id}
+
 	// AllRoutes applies SetLatency to every route.
 	AllRoutes Route = ""
 )

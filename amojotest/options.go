@@ -93,6 +93,9 @@ type config struct {
 	newID      func() string
 	control    bool
 	oauth      oauthConfig // integrations and lifetimes of the OAuth endpoints (oauth.go)
+	// blockAfter 429s within blockWindow block the account (WithRateLimitBlock).
+	blockAfter  int
+	blockWindow time.Duration
 }
 
 // WithChannel registers a channel. The first channel registered is the one

@@ -60,6 +60,9 @@ type restResult struct {
 	body   any
 	detail string       // for a problem answer
 	items  []itemErrors // validation errors of a 400
+	// problem, when set, is the whole error body (shapes other than
+	// writeProblem's, such as the "errors" key of batch deletes).
+	problem any
 }
 
 func problem(status int, format string, args ...any) restResult {
@@ -84,7 +87,12 @@ func (s *Server) restRoute(route Route, h restHandler) http.Handler {
 			writeProblem(w, http.StatusUnauthorized, "Authorization: a valid Bearer token is required", nil)
 			return
 		}
+		if s.refuseBlocked(w, acc) {
+			s.mu.Unlock()
+			return
+		}
 		if acc.limiter != nil && !acc.limiter.AllowN(s.cfg.rateNow(), 1) {
+			s.noteRateLimited(acc)
 			s.mu.Unlock()
 			w.Header().Set("Retry-After", "1")
 			writeProblem(w, http.StatusTooManyRequests, "more than the allowed requests per second", nil)
@@ -94,11 +102,14 @@ func (s *Server) restRoute(route Route, h restHandler) http.Handler {
 		if r.TLS != nil {
 			base = "https://" + r.Host
 		}
+		w.Header().Set("X-Request-Id", s.nextRequestID())
 		res := func() restResult {
 			defer s.mu.Unlock() // held by no handler that panics
 			return h(r, base, acc, x.body)
 		}()
 		switch {
+		case res.problem != nil:
+			writeJSON(w, res.status, "application/problem+json", res.problem)
 		case res.status >= 400:
 			writeProblem(w, res.status, res.detail, res.items)
 		case res.body == nil:

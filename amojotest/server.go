@@ -44,6 +44,14 @@
 //   - GET /api/v4/contacts/chats accepts chat_id[]= and chat_id= (contact_id
 //     likewise), needs at least one, and answers 204 when nothing matches.
 //   - Webhooks count as delivered only when the receiver answers 200.
+//   - A batch delete of sources or templates with an unknown id deletes
+//     nothing (400 with the "errors" key); a source added without
+//     external_id gets its id as external_id.
+//   - A template's review_status is "review" while any review runs, else
+//     rejected, paused, approved in that order; a reviewed WhatsApp template
+//     cannot be edited (400); more than MaxChatTemplates answer 422.
+//   - A message opens a talk when its chat has none open; chat events are
+//     listed newest first.
 package amojotest
 
 import (
@@ -110,6 +118,9 @@ type Server struct {
 	rate      float64
 	burst     int
 	oauth     *oauthState // codes and tokens of the OAuth endpoints (oauth.go)
+	// npsBot and restRequests: see SetNPSBot and nextRequestID.
+	npsBot       bool
+	restRequests int
 }
 
 // account is the REST side of one Account.
@@ -120,6 +131,7 @@ type account struct {
 	links         map[string]*Link // by chat id
 	nextLinkID    int
 	limiter       *rate.Limiter
+	crm           crmState // sources, chat templates, talks, events
 }
 
 // NewServer starts a fake amoCRM on a loopback port. Without options it has
@@ -563,5 +575,6 @@ func (s *Server) routes() {
 	m.Handle("POST /api/v4/contacts/chats", s.restRoute(RouteLinkChats, s.handleLinkChats))
 	m.Handle("GET /api/v4/contacts/chats", s.restRoute(RouteListLinks, s.handleListLinks))
 	s.oauthRoutes(m)
+	s.crmRoutes(m)
 	s.mux = m
 }

@@ -186,6 +186,7 @@ func (s *Server) ManagerReply(ctx context.Context, scopeID, chatID string, m Man
 	msg.Type, msg.Text, msg.Media, msg.Thumbnail, msg.FileName, msg.FileSize = typ, m.Text, m.Media, m.Thumbnail, m.FileName, m.FileSize
 	ch.messages = append(ch.messages, msg)
 	sc.msgByID[msg.ID] = msg
+	s.recordMessage(msg)
 
 	inner := map[string]any{
 		"id": msg.ID, "type": typ, "text": m.Text, "tag": "", "media": m.Media, "thumbnail": m.Thumbnail,
