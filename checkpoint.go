@@ -54,6 +54,54 @@ type CheckpointState struct {
 	Digest    string
 	// ContactPending: a contact was asked for and its id never recorded.
 	ContactPending bool
+
+	// sent indexes Sent once it is long enough for a lookup to beat a scan,
+	// so recording a message costs the same in a long conversation as in a
+	// short one. Apply keeps it; a state built or changed without Apply is
+	// indexed again on first use.
+	sent map[string]struct{}
+}
+
+// sentIndexMin is the length of Sent from which Apply looks msgids up in an
+// index rather than scanning the list.
+const sentIndexMin = 32
+
+// hasSent reports whether Sent holds id.
+func (s *CheckpointState) hasSent(id string) bool {
+	if len(s.Sent) < sentIndexMin {
+		return slices.Contains(s.Sent, id)
+	}
+	if len(s.sent) != len(s.Sent) {
+		// Not indexed yet, or Sent changed behind Apply's back (a copy of
+		// the state shares the index): index it afresh, dropping repeats.
+		s.sent = make(map[string]struct{}, len(s.Sent))
+		var uniq []string
+		for i, v := range s.Sent {
+			if _, dup := s.sent[v]; dup {
+				if uniq == nil {
+					uniq = slices.Clone(s.Sent[:i])
+				}
+				continue
+			}
+			s.sent[v] = struct{}{}
+			if uniq != nil {
+				uniq = append(uniq, v)
+			}
+		}
+		if uniq != nil {
+			s.Sent = uniq
+		}
+	}
+	_, ok := s.sent[id]
+	return ok
+}
+
+// addSent appends id, which Sent does not hold, and indexes it.
+func (s *CheckpointState) addSent(id string) {
+	s.Sent = append(s.Sent, id)
+	if s.sent != nil {
+		s.sent[id] = struct{}{}
+	}
 }
 
 // CheckpointEntry is one fact recorded about a conversation. Zero fields say
@@ -74,7 +122,8 @@ type CheckpointEntry struct {
 }
 
 // Apply adds the facts of e to s: ids replace the recorded ones, Linked and
-// Done are set, MsgID is added to Sent, ContactPending is set by itself and
+// Done are set, MsgID is added to Sent unless it is there already (a check
+// that costs the same however long Sent is), ContactPending is set by itself and
 // cleared by a ContactID or ContactNotCreated. A Done entry drops Sent (Digest
 // stands for it); any later entry makes the conversation not done again.
 func (s *CheckpointState) Apply(e CheckpointEntry) {
@@ -97,11 +146,11 @@ func (s *CheckpointState) Apply(e CheckpointEntry) {
 	if e.Linked {
 		s.Linked = true
 	}
-	if e.MsgID != "" && !slices.Contains(s.Sent, e.MsgID) {
-		s.Sent = append(s.Sent, e.MsgID)
+	if e.MsgID != "" && !s.hasSent(e.MsgID) {
+		s.addSent(e.MsgID)
 	}
 	if e.Done {
-		s.Done, s.Digest, s.Sent = true, e.Digest, nil
+		s.Done, s.Digest, s.Sent, s.sent = true, e.Digest, nil, nil
 	} else if e != (CheckpointEntry{}) {
 		s.Done, s.Digest = false, ""
 	}
@@ -144,6 +193,7 @@ func copyState(states stateMap, id string) CheckpointState {
 	}
 	c := *s
 	c.Sent = slices.Clone(s.Sent)
+	c.sent = nil // indexed again if the copy records a message
 	return c
 }
 

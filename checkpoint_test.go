@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestCheckpointStateApply(t *testing.T) {
@@ -338,5 +339,69 @@ func TestFileCheckpointCompactsOnOpen(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(path); strings.Count(string(data), "\n") != 3 {
 		t.Errorf("file:\n%s", data)
+	}
+}
+
+// TestCheckpointStateApplyCostDoesNotGrow: recording a msgid costs about
+// the same at the 50 000th message of a conversation as at its first ones
+// (a scan of Sent made it grow with the length: quadratic for the whole
+// conversation, in the checkpoint, in the importer's copy and on replay,
+// which all use Apply). Each side is timed three times after a GC and the
+// fastest kept; a scan is some hundred times slower at 50 000, an index
+// a few times at most (the index grows).
+func TestCheckpointStateApplyCostDoesNotGrow(t *testing.T) {
+	t.Parallel()
+	const long, batch = 50_000, 1_000
+	ids := make([]string, long+batch)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("m-%08d", i)
+	}
+	apply := func(s *CheckpointState, from, to int) {
+		for _, id := range ids[from:to] {
+			s.Apply(CheckpointEntry{MsgID: id})
+		}
+	}
+	// fastest times the batch from..to on a state made by setup, three times.
+	fastest := func(setup func() CheckpointState, from, to int) time.Duration {
+		best := time.Duration(1<<63 - 1)
+		for range 3 {
+			s := setup()
+			runtime.GC()
+			start := time.Now()
+			apply(&s, from, to)
+			best = min(best, time.Since(start))
+		}
+		return best
+	}
+	short := fastest(func() CheckpointState { return CheckpointState{} }, 0, batch)
+	var s CheckpointState
+	apply(&s, 0, long)
+	grown := fastest(func() CheckpointState {
+		c := s
+		c.Sent = slices.Grow(slices.Clip(c.Sent), batch) // its own array, with room
+		c.Apply(CheckpointEntry{MsgID: ids[0]})          // a repeat: indexes this copy
+		return c
+	}, long, long+batch)
+	t.Logf("%d msgids: %v at the start, %v after %d", batch, short, grown, long)
+	if grown > 20*short+2*time.Millisecond {
+		t.Errorf("%d msgids recorded in %v after %d, in %v at the start: the cost grows with the conversation", batch, grown, long, short)
+	}
+	if len(s.Sent) != long || !slices.Equal(s.Sent[:3], ids[:3]) {
+		t.Errorf("Sent has %d msgids", len(s.Sent))
+	}
+	// Repeats are still refused, and a copy records without touching the
+	// original.
+	c := s
+	c.Sent = slices.Clip(c.Sent)
+	c.Apply(CheckpointEntry{MsgID: ids[long-1]})
+	c.Apply(CheckpointEntry{MsgID: "new"})
+	s.Apply(CheckpointEntry{MsgID: "other"})
+	if len(c.Sent) != long+1 || c.Sent[long] != "new" || len(s.Sent) != long+1 || s.Sent[long] != "other" {
+		t.Errorf("copy %d %q, original %d %q", len(c.Sent), c.Sent[len(c.Sent)-1], len(s.Sent), s.Sent[len(s.Sent)-1])
+	}
+	c.Apply(CheckpointEntry{MsgID: "other"})
+	s.Apply(CheckpointEntry{MsgID: "new"})
+	if len(c.Sent) != long+2 || len(s.Sent) != long+2 {
+		t.Errorf("after crossing: copy %d, original %d", len(c.Sent), len(s.Sent))
 	}
 }
