@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -238,9 +239,18 @@ type fileEntry struct {
 // least half of the file).
 const compactMinRedundant = 100
 
-// NewFileCheckpoint opens (or creates) the checkpoint file at path and loads
-// it. A torn last line, left by a kill in the middle of a write, is cut off;
-// any other line that is not a valid entry is an error naming it.
+// NewFileCheckpoint opens (or creates, readable by its owner only: the
+// conversation ids it holds may be phone numbers) the checkpoint file at path
+// and loads it. Only a torn last line, left by a kill in the middle of a
+// write, is cut off: a last line without its final newline that is the
+// beginning of a checkpoint entry. Any other line that is not a valid entry
+// is an error naming the file and the line, and the file is left as it was;
+// a file that is not a checkpoint at all (such as a conversation file given
+// by mistake) is refused that way. path must not be a symbolic link:
+// compaction replaces the file by a rename, which would replace the link and
+// leave its target behind, so a link is refused (give its target instead).
+// Compaction files left beside path by a run killed while compacting
+// (path.compact-NNNN) are removed.
 //
 // The file is locked for the FileCheckpoint's life: a second
 // NewFileCheckpoint of the same file, in this process or another, fails
@@ -252,6 +262,7 @@ func NewFileCheckpoint(path string) (*FileCheckpoint, error) {
 	if err != nil {
 		return nil, err
 	}
+	sweepCompactions(path)
 	states, good, noNewline, lines, err := loadCheckpoint(f, path)
 	if err != nil {
 		f.Close()
@@ -291,9 +302,17 @@ var errLocked = errors.New("locked")
 // new file over it, and the old one is not the checkpoint any more.
 func openLocked(path string) (*os.File, error) {
 	for range 10 {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			return nil, fmt.Errorf("amojo: checkpoint %s is a symbolic link; give the file it points to", path)
+		}
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|openNoFollow, 0o600)
 		if err != nil {
 			return nil, fmt.Errorf("amojo: checkpoint: %w", err)
+		}
+		fi, err := f.Stat()
+		if err == nil && !fi.Mode().IsRegular() {
+			f.Close()
+			return nil, fmt.Errorf("amojo: checkpoint %s is not a regular file", path)
 		}
 		if err := lockFile(f); err != nil {
 			f.Close()
@@ -302,9 +321,8 @@ func openLocked(path string) (*os.File, error) {
 			}
 			return nil, fmt.Errorf("amojo: checkpoint %s: lock: %w", path, err)
 		}
-		fi, ferr := f.Stat()
-		pi, perr := os.Stat(path)
-		if ferr == nil && perr == nil && os.SameFile(fi, pi) {
+		pi, perr := os.Lstat(path)
+		if err == nil && perr == nil && os.SameFile(fi, pi) {
 			return f, nil
 		}
 		f.Close()
@@ -312,9 +330,35 @@ func openLocked(path string) (*os.File, error) {
 	return nil, fmt.Errorf("amojo: checkpoint %s keeps being replaced", path)
 }
 
+// compactSuffix follows the checkpoint's name in the name of the file a
+// compaction writes, then random digits.
+const compactSuffix = ".compact-"
+
+// sweepCompactions removes the compaction files a killed run left beside
+// path. The caller holds the checkpoint's lock, so no run is compacting it.
+func sweepCompactions(path string) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		digits, ok := strings.CutPrefix(e.Name(), base+compactSuffix)
+		if !ok || digits == "" || strings.Trim(digits, "0123456789") != "" || !e.Type().IsRegular() {
+			continue
+		}
+		_ = os.Remove(filepath.Join(dir, e.Name()))
+	}
+}
+
 // loadCheckpoint reads every entry of r and returns the states, the length
 // of the part made of complete, valid entries, and whether that part ends
-// without its final newline (a write cut just before it).
+// without its final newline (a write cut just before it). Only a torn last
+// line is left out of that part; any other line that is not an entry is an
+// error.
 func loadCheckpoint(r io.Reader, path string) (states stateMap, good int64, noNewline bool, entries int, err error) {
 	states = make(stateMap)
 	br := bufio.NewReader(r)
@@ -323,16 +367,17 @@ func loadCheckpoint(r io.Reader, path string) (states stateMap, good int64, noNe
 		if err != nil && err != io.EOF {
 			return nil, 0, false, 0, fmt.Errorf("amojo: checkpoint %s: %w", path, err)
 		}
-		last := err == io.EOF
+		last := err == io.EOF // data has no newline
 		if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 {
-			var fe fileEntry
-			if jerr := json.Unmarshal(trimmed, &fe); jerr != nil || fe.ID == "" {
-				if !last {
-					if _, peekErr := br.Peek(1); peekErr != io.EOF {
-						return nil, 0, false, 0, fmt.Errorf("amojo: checkpoint %s: line %d is not a checkpoint entry", path, line)
-					}
+			fe, ok := parseEntry(trimmed)
+			if !ok {
+				if last && tornEntry(data) {
+					return states, good, false, entries, nil // torn last line: drop it
 				}
-				return states, good, false, entries, nil // torn last line: drop it
+				if entries == 0 {
+					return nil, 0, false, 0, fmt.Errorf("amojo: checkpoint %s is not a checkpoint file: line %d is not a checkpoint entry (the file was left as it is)", path, line)
+				}
+				return nil, 0, false, 0, fmt.Errorf("amojo: checkpoint %s: line %d is not a checkpoint entry (the file was left as it is)", path, line)
 			}
 			applyState(states, fe.ID, fe.CheckpointEntry)
 			for _, id := range fe.Sent {
@@ -352,13 +397,57 @@ func loadCheckpoint(r io.Reader, path string) (states stateMap, good int64, noNe
 	}
 }
 
+// parseEntry decodes one line of a checkpoint file: an object of the keys of
+// fileEntry only, with an id.
+func parseEntry(line []byte) (fileEntry, bool) {
+	var fe fileEntry
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if dec.Decode(&fe) != nil || dec.More() || fe.ID == "" {
+		return fileEntry{}, false
+	}
+	return fe, true
+}
+
+// entryStart is how every line Record writes begins.
+const entryStart = `{"id":"`
+
+// tornEntry reports whether data, a last line without its newline, is the
+// beginning of a line Record writes: what a kill in the middle of the write
+// leaves.
+func tornEntry(data []byte) bool {
+	if len(data) <= len(entryStart) {
+		return strings.HasPrefix(entryStart, string(data))
+	}
+	if !bytes.HasPrefix(data, []byte(entryStart)) || json.Valid(data) {
+		return false
+	}
+	// The rest must be one JSON object cut short, not JSON gone wrong.
+	dec := json.NewDecoder(bytes.NewReader(data))
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			if depth--; depth == 0 {
+				return false // the object ended, and more follows
+			}
+		}
+	}
+}
+
 // compactCheckpoint writes states to a new file beside path, one line per
 // conversation, syncs it, locks it and renames it over path; it returns the
 // new file, open at its end, and closes old. On failure before the rename
 // it returns old itself and the error; after it (old is gone) nil.
 func compactCheckpoint(old *os.File, path string, states stateMap) (*os.File, error) {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".compact-*")
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+compactSuffix+"*")
 	if err != nil {
 		return old, err
 	}
