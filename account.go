@@ -128,24 +128,34 @@ func (c *CRMClient) Users(ctx context.Context) ([]User, error) {
 // page or a 204 answer ends it. A server that answers the same page twice
 // gives an error rather than an endless walk.
 func (c *CRMClient) AllUsers(ctx context.Context) iter.Seq2[User, error] {
-	return func(yield func(User, error) bool) {
+	return walkPages("/api/v4/users", func(page int) ([]User, bool, error) { return c.usersPage(ctx, page) },
+		func(u User) int64 { return u.ID }, func(u User) User { return u })
+}
+
+// walkPages iterates over the items of a paged REST v4 list: fetch returns
+// page 1, 2, … and whether another may follow; an error is yielded once, as
+// the last element. A page whose first item (by id) is the previous page's
+// first item ends the walk with an error, as a server ignoring page= would
+// otherwise loop forever.
+func walkPages[W, T any](path string, fetch func(page int) ([]W, bool, error), id func(W) int64, item func(W) T) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
 		var prevFirst int64 = -1
 		for page := 1; ; page++ {
-			users, more, err := c.usersPage(ctx, page)
+			items, more, err := fetch(page)
 			if err != nil {
-				yield(User{}, err)
+				yield(zero, err)
 				return
 			}
-			if len(users) > 0 {
-				// A server that ignores page= would loop forever.
-				if users[0].ID == prevFirst {
-					yield(User{}, fmt.Errorf("amojo: GET /api/v4/users: page %d repeats page %d", page, page-1))
+			if len(items) > 0 {
+				if id(items[0]) == prevFirst {
+					yield(zero, fmt.Errorf("amojo: GET %s: page %d repeats page %d", path, page, page-1))
 					return
 				}
-				prevFirst = users[0].ID
+				prevFirst = id(items[0])
 			}
-			for _, u := range users {
-				if !yield(u, nil) {
+			for _, w := range items {
+				if !yield(item(w), nil) {
 					return
 				}
 			}

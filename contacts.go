@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // restBatchSize is the most entities amoCRM accepts in one REST v4 request.
@@ -383,8 +385,8 @@ func matchByRequestID(ids []string, answered []string) ([]int, error) {
 //
 // Creating a contact is not idempotent: when an answer is lost (a network
 // error, 502, 503 or 504), amoCRM may have created the contacts anyway, so
-// those requests are not retried; only a 429 is. Check with ChatLinks or in
-// amoCRM before trying again.
+// those requests are not retried; only a 429 is. Check with ChatLinks or
+// FindContacts before trying again.
 func (c *CRMClient) CreateContacts(ctx context.Context, contacts []NewContact) ([]int64, error) {
 	const path = "/api/v4/contacts"
 	if len(contacts) == 0 {
@@ -613,4 +615,121 @@ func chunkStrings(s []string, size int) [][]string {
 		s = s[size:]
 	}
 	return append(out, s)
+}
+
+// contactsPageLimit is the page size asked of GET /api/v4/contacts (the
+// API's maximum).
+const contactsPageLimit = 250
+
+// ContactQuery selects the contacts FindContacts lists. Query is searched
+// for in the contacts' filled fields (names, phones, e-mails and the rest),
+// as amoCRM's search box does; empty selects every contact. CreatedFrom,
+// when set, keeps the contacts created at or after it (amoCRM counts whole
+// seconds).
+type ContactQuery struct {
+	Query       string
+	CreatedFrom time.Time
+}
+
+// Contact is an amoCRM contact as FindContacts reports it: its names, the
+// values of its PHONE and EMAIL fields, and when it was created.
+type Contact struct {
+	ID                int64
+	Name              string
+	FirstName         string
+	LastName          string
+	ResponsibleUserID int64
+	Phones            []ContactPhone
+	Emails            []ContactEmail
+	CreatedAt         time.Time
+}
+
+// contactItem is one contact of GET /api/v4/contacts.
+type contactItem struct {
+	ID                int64  `json:"id"`
+	Name              string `json:"name"`
+	FirstName         string `json:"first_name"`
+	LastName          string `json:"last_name"`
+	ResponsibleUserID int64  `json:"responsible_user_id"`
+	CreatedAt         int64  `json:"created_at"`
+	CustomFields      []struct {
+		FieldCode string `json:"field_code"`
+		Values    []struct {
+			Value    any    `json:"value"`
+			EnumCode string `json:"enum_code"`
+		} `json:"values"`
+	} `json:"custom_fields_values"`
+}
+
+// halFoundContacts is one page of GET /api/v4/contacts.
+type halFoundContacts struct {
+	Links    halLinks `json:"_links"`
+	Embedded struct {
+		Contacts []contactItem `json:"contacts"`
+	} `json:"_embedded"`
+}
+
+func (it contactItem) contact() Contact {
+	c := Contact{ID: it.ID, Name: it.Name, FirstName: it.FirstName, LastName: it.LastName, ResponsibleUserID: it.ResponsibleUserID}
+	if it.CreatedAt > 0 {
+		c.CreatedAt = time.Unix(it.CreatedAt, 0).UTC()
+	}
+	for _, f := range it.CustomFields {
+		for _, v := range f.Values {
+			s, ok := v.Value.(string)
+			if !ok {
+				continue
+			}
+			switch f.FieldCode {
+			case "PHONE":
+				c.Phones = append(c.Phones, ContactPhone{Value: s, Enum: PhoneEnum(v.EnumCode)})
+			case "EMAIL":
+				c.Emails = append(c.Emails, ContactEmail{Value: s, Enum: EmailEnum(v.EnumCode)})
+			}
+		}
+	}
+	return c
+}
+
+// FindContacts iterates over the contacts q selects (GET /api/v4/contacts
+// with query and filter[created_at][from]), walking the pages of 250 and
+// asking for the next one only when the previous one is used up. Nothing
+// found (204) yields nothing. It yields an error at most once, as the last
+// element; a server that answers the same page twice gives an error rather
+// than an endless walk.
+func (c *CRMClient) FindContacts(ctx context.Context, q ContactQuery) iter.Seq2[Contact, error] {
+	return func(yield func(Contact, error) bool) {
+		if strings.ContainsAny(q.Query, "\r\n") {
+			yield(Contact{}, invalid("ContactQuery.Query", "contains a line break"))
+			return
+		}
+		if !q.CreatedFrom.IsZero() && q.CreatedFrom.Unix() < 0 {
+			yield(Contact{}, invalid("ContactQuery.CreatedFrom", "before 1970"))
+			return
+		}
+		walkPages("/api/v4/contacts", func(page int) ([]contactItem, bool, error) { return c.contactsPage(ctx, q, page) },
+			func(it contactItem) int64 { return it.ID }, contactItem.contact)(yield)
+	}
+}
+
+// contactsPage fetches one page of FindContacts and reports whether another
+// may follow.
+func (c *CRMClient) contactsPage(ctx context.Context, q ContactQuery, page int) ([]contactItem, bool, error) {
+	v := url.Values{"page": {strconv.Itoa(page)}, "limit": {strconv.Itoa(contactsPageLimit)}}
+	if q.Query != "" {
+		v.Set("query", q.Query)
+	}
+	if !q.CreatedFrom.IsZero() {
+		v.Set("filter[created_at][from]", strconv.FormatInt(q.CreatedFrom.Unix(), 10))
+	}
+	var b halFoundContacts
+	status, err := c.r.do(ctx, request{method: http.MethodGet, path: "/api/v4/contacts", query: v, out: &b})
+	if err != nil {
+		return nil, false, err
+	}
+	if status == http.StatusNoContent {
+		return nil, false, nil
+	}
+	items := b.Embedded.Contacts
+	return items, b.Links.hasNext() && len(items) > 0, nil
 }

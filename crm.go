@@ -56,7 +56,8 @@ func (t StaticToken) String() string { return "amojo.StaticToken(redacted)" }
 // safe for concurrent use.
 //
 // Its calls are those a chat integration needs: Account and Users for the
-// amojo ids, CreateContacts, LinkChats and ChatLinks for the contacts of chats.
+// amojo ids, CreateContacts, FindContacts, LinkChats and ChatLinks for the
+// contacts of chats.
 type CRMClient struct {
 	tokens TokenSource
 	r      *requester
