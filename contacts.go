@@ -372,11 +372,47 @@ func matchByRequestID(ids []string, answered []string) ([]int, error) {
 	return pos, nil
 }
 
+// CreateContactsOption configures one call of CreateContacts.
+type CreateContactsOption func(*createContactsCall) error
+
+type createContactsCall struct {
+	beforeSend func(ctx context.Context, a ContactsAttempt) error
+}
+
+// ContactsAttempt is an attempt of a CreateContacts request about to be
+// sent, as BeforeSend reports it. The request carries the input's contacts
+// [Start, End). Attempt is 1, then 2 and on when a 429 made it try again.
+// Time is the client's clock (WithClock) as it leaves.
+type ContactsAttempt struct {
+	Start, End int
+	Attempt    int
+	Time       time.Time
+}
+
+// BeforeSend makes CreateContacts call fn right before each attempt of each
+// of its requests is sent: after the wait for the rate limit and any
+// back-off, with the request built and authorized, so only the network lies
+// between fn and amoCRM. A caller that must know which contacts amoCRM may
+// have created (their answer can be lost) records that there, no earlier.
+// When fn returns an error, that attempt is not sent and CreateContacts
+// stops as after a failed request, with a *BatchError wrapping the error.
+// fn is called on the goroutine of CreateContacts.
+func BeforeSend(fn func(ctx context.Context, a ContactsAttempt) error) CreateContactsOption {
+	return func(c *createContactsCall) error {
+		if fn == nil {
+			return invalid("BeforeSend", "nil func")
+		}
+		c.beforeSend = fn
+		return nil
+	}
+}
+
 // CreateContacts creates contacts and returns their ids in input order. More
 // than 250 contacts are sent in several requests of up to 250, one after the
 // other. Input is validated as a whole before anything is sent (unknown phone
 // or e-mail kinds, empty values, duplicate request ids) and a problem is a
 // *ValidationError naming the item, such as "contacts[3].Phones[0].Enum".
+// Options (BeforeSend) are checked first too.
 //
 // When a request fails, CreateContacts stops and returns the ids of the
 // contacts created by the earlier requests (a prefix of the input) with a
@@ -386,9 +422,18 @@ func matchByRequestID(ids []string, answered []string) ([]int, error) {
 // Creating a contact is not idempotent: when an answer is lost (a network
 // error, 502, 503 or 504), amoCRM may have created the contacts anyway, so
 // those requests are not retried; only a 429 is. Check with ChatLinks or
-// FindContacts before trying again.
-func (c *CRMClient) CreateContacts(ctx context.Context, contacts []NewContact) ([]int64, error) {
+// FindContacts (from the time BeforeSend saw) before trying again.
+func (c *CRMClient) CreateContacts(ctx context.Context, contacts []NewContact, opts ...CreateContactsOption) ([]int64, error) {
 	const path = "/api/v4/contacts"
+	var call createContactsCall
+	for i, o := range opts {
+		if o == nil {
+			return nil, invalid(fmt.Sprintf("opts[%d]", i), "nil option")
+		}
+		if err := o(&call); err != nil {
+			return nil, err
+		}
+	}
 	if len(contacts) == 0 {
 		return nil, invalid("contacts", "empty")
 	}
@@ -408,7 +453,15 @@ func (c *CRMClient) CreateContacts(ctx context.Context, contacts []NewContact) (
 		var ans halContacts
 		// Not retried after a lost answer: amoCRM may have created the
 		// contacts, and a repeat would create them again.
-		status, err := c.r.do(ctx, request{method: http.MethodPost, path: path, in: bodies[start:end], out: &ans, notIdempotent: true})
+		req := request{method: http.MethodPost, path: path, in: bodies[start:end], out: &ans, notIdempotent: true}
+		if call.beforeSend != nil {
+			attempt := 0
+			req.beforeSend = func(ctx context.Context, now time.Time) error {
+				attempt++
+				return call.beforeSend(ctx, ContactsAttempt{Start: start, End: end, Attempt: attempt, Time: now})
+			}
+		}
+		status, err := c.r.do(ctx, req)
 		if err == nil {
 			answered := make([]string, len(ans.Embedded.Contacts))
 			for j, a := range ans.Embedded.Contacts {
@@ -431,8 +484,8 @@ func (c *CRMClient) CreateContacts(ctx context.Context, contacts []NewContact) (
 // CreateContact creates one contact and returns its id. Errors are those of
 // CreateContacts, except that a failed request gives its own error (usually an
 // *APIError) rather than a *BatchError.
-func (c *CRMClient) CreateContact(ctx context.Context, contact NewContact) (int64, error) {
-	ids, err := c.CreateContacts(ctx, []NewContact{contact})
+func (c *CRMClient) CreateContact(ctx context.Context, contact NewContact, opts ...CreateContactsOption) (int64, error) {
+	ids, err := c.CreateContacts(ctx, []NewContact{contact}, opts...)
 	if err != nil {
 		return 0, unbatch(err)
 	}

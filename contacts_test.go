@@ -2,15 +2,19 @@ package amojo
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -722,4 +726,100 @@ func FuzzDecodeFoundContacts(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCreateContactsBeforeSend: the hook runs right before each attempt
+// leaves, after the rate-limit wait and the back-off of a 429, with the
+// client's clock and the input range of the request.
+func TestCreateContactsBeforeSend(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var events []string
+	event := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		events = append(events, fmt.Sprintf(format, args...))
+	}
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
+	sleep := withTestSleep(func(_ <-chan struct{}, d time.Duration) bool {
+		mu.Lock()
+		now = now.Add(d)
+		mu.Unlock()
+		event("sleep")
+		return true
+	})
+	c, s := restSetup(t, sleep, WithClock(clock), WithRateLimit(1, 1))
+	var calls atomic.Int32
+	s.handle("POST", "/api/v4/contacts", func(w http.ResponseWriter, r *http.Request) {
+		event("server")
+		if calls.Add(1) == 1 {
+			w.Header().Set("Retry-After", "2")
+			restReply(429, []byte(`{"title":"Too Many Requests","status":429}`))(w, r)
+			return
+		}
+		var in []struct {
+			RequestID string `json:"request_id"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		var out []string
+		for i, it := range in {
+			out = append(out, fmt.Sprintf(`{"id":%d,"request_id":%q}`, 1000+i, it.RequestID))
+		}
+		restReply(200, []byte(`{"_embedded":{"contacts":[`+strings.Join(out, ",")+`]}}`))(w, r)
+	})
+	contacts := make([]NewContact, 300)
+	for i := range contacts {
+		contacts[i].Name = fmt.Sprintf("c-%d", i)
+	}
+	var seen []ContactsAttempt
+	ids, err := c.CreateContacts(t.Context(), contacts, BeforeSend(func(_ context.Context, a ContactsAttempt) error {
+		if !a.Time.Equal(clock()) {
+			t.Errorf("attempt at %v, clock %v", a.Time, clock())
+		}
+		seen = append(seen, a)
+		event("hook")
+		return nil
+	}))
+	if err != nil || len(ids) != 300 {
+		t.Fatalf("%d ids, %v", len(ids), err)
+	}
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	want := []ContactsAttempt{{0, 250, 1, t0}, {0, 250, 2, seen[1].Time}, {250, 300, 1, seen[2].Time}}
+	if !reflect.DeepEqual(seen, want) || !seen[1].Time.After(t0) || !seen[2].Time.After(seen[1].Time) {
+		t.Errorf("attempts %+v", seen)
+	}
+	// Each hook is followed by its request, with no wait between.
+	if got := strings.Join(events, " "); !regexp.MustCompile(`^hook server( sleep)+ hook server( sleep)+ hook server$`).MatchString(got) {
+		t.Errorf("events %s", got)
+	}
+}
+
+// TestCreateContactsBeforeSendRefuses: an error from the hook keeps the
+// attempt from leaving.
+func TestCreateContactsBeforeSendRefuses(t *testing.T) {
+	t.Parallel()
+	c, s := restSetup(t)
+	s.handle("POST", "/api/v4/contacts", restReply(200, restFixture(t, "contacts_seed_response.json")))
+	full := errors.New("checkpoint full")
+	_, err := c.CreateContacts(t.Context(), []NewContact{{Name: "a"}}, BeforeSend(func(context.Context, ContactsAttempt) error { return full }))
+	var be *BatchError
+	if !errors.As(err, &be) || be.Done != 0 || !errors.Is(err, full) {
+		t.Errorf("err = %v", err)
+	}
+	_, err = c.CreateContact(t.Context(), NewContact{Name: "a"}, BeforeSend(nil))
+	var ve *ValidationError
+	if !errors.As(err, &ve) || ve.Field != "BeforeSend" {
+		t.Errorf("err = %v", err)
+	}
+	if _, err := c.CreateContacts(t.Context(), []NewContact{{Name: "a"}}, nil); err == nil {
+		t.Error("a nil option was accepted")
+	}
+	if n := len(s.requests()); n != 0 {
+		t.Errorf("%d requests sent", n)
+	}
 }
