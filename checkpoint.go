@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Checkpoint records how far the import of each conversation got, so an
@@ -39,9 +40,9 @@ type Checkpoint interface {
 // CheckpointState is what a Checkpoint knows of one conversation: the scope
 // and amojo chat id, the contact it is linked to, the msgids amojo accepted,
 // and whether it is done. ContactPending says that the creation of its
-// contact was asked for and never confirmed: amoCRM may hold a contact whose
-// id was not recorded, so the importer does not create another one on its
-// own (see WithRecreateContacts). A done conversation keeps Digest, a fingerprint of
+// contact was sent (at ContactPendingAt) and never confirmed: amoCRM may
+// hold a contact whose id was not recorded, so the importer searches for it
+// rather than create another one (see ErrContactUnconfirmed). A done conversation keeps Digest, a fingerprint of
 // its msgids, instead of the msgids themselves: a re-run of the same
 // conversation is then skipped without a request, while one that gained
 // messages is imported again (only the new messages are sent).
@@ -53,8 +54,12 @@ type CheckpointState struct {
 	Sent      []string // msgids amojo accepted, in the order recorded
 	Done      bool
 	Digest    string
-	// ContactPending: a contact was asked for and its id never recorded.
-	ContactPending bool
+	// ContactPending: a contact was asked for and its id never recorded;
+	// ContactPendingAt: when the request left (zero in checkpoints written
+	// before it was recorded), so only contacts created since are
+	// candidates for it.
+	ContactPending   bool
+	ContactPendingAt time.Time
 
 	// sent indexes Sent once it is long enough for a lookup to beat a scan,
 	// so recording a message costs the same in a long conversation as in a
@@ -115,17 +120,18 @@ type CheckpointEntry struct {
 	MsgID     string `json:"msgid,omitempty"`
 	Done      bool   `json:"done,omitempty"`
 	Digest    string `json:"digest,omitempty"`
-	// ContactPending is recorded before a contact's creation is asked for;
-	// ContactID or ContactNotCreated (amoCRM refused: nothing was created)
-	// settles it.
-	ContactPending    bool `json:"contact_pending,omitempty"`
-	ContactNotCreated bool `json:"contact_not_created,omitempty"`
+	// ContactPending is recorded right before a contact's creation is
+	// sent, with ContactPendingAt, the time it leaves; ContactID or
+	// ContactNotCreated (amoCRM refused: nothing was created) settles it.
+	ContactPending    bool      `json:"contact_pending,omitempty"`
+	ContactPendingAt  time.Time `json:"contact_pending_at,omitzero"`
+	ContactNotCreated bool      `json:"contact_not_created,omitempty"`
 }
 
 // Apply adds the facts of e to s: ids replace the recorded ones, Linked and
 // Done are set, MsgID is added to Sent unless it is there already (a check
-// that costs the same however long Sent is), ContactPending is set by itself and
-// cleared by a ContactID or ContactNotCreated. A Done entry drops Sent (Digest
+// that costs the same however long Sent is), ContactPending is set by itself
+// (with ContactPendingAt) and cleared by a ContactID or ContactNotCreated. A Done entry drops Sent (Digest
 // stands for it); any later entry makes the conversation not done again.
 func (s *CheckpointState) Apply(e CheckpointEntry) {
 	if e.ScopeID != "" {
@@ -136,13 +142,13 @@ func (s *CheckpointState) Apply(e CheckpointEntry) {
 	}
 	if e.ContactID != 0 {
 		s.ContactID = e.ContactID
-		s.ContactPending = false
+		s.ContactPending, s.ContactPendingAt = false, time.Time{}
 	}
 	if e.ContactNotCreated {
-		s.ContactPending = false
+		s.ContactPending, s.ContactPendingAt = false, time.Time{}
 	}
 	if e.ContactPending {
-		s.ContactPending = true
+		s.ContactPending, s.ContactPendingAt = true, e.ContactPendingAt
 	}
 	if e.Linked {
 		s.Linked = true
@@ -466,7 +472,7 @@ func compactCheckpoint(old *os.File, path string, states stateMap) (*os.File, er
 		s := states[id]
 		line, err := json.Marshal(fileEntry{ID: id, Sent: s.Sent, CheckpointEntry: CheckpointEntry{
 			ScopeID: s.ScopeID, ChatID: s.ChatID, ContactID: s.ContactID, Linked: s.Linked,
-			Done: s.Done, Digest: s.Digest, ContactPending: s.ContactPending,
+			Done: s.Done, Digest: s.Digest, ContactPending: s.ContactPending, ContactPendingAt: s.ContactPendingAt,
 		}})
 		if err != nil {
 			return old, err
