@@ -206,7 +206,7 @@ func TestRunFailures(t *testing.T) {
 		},
 		{
 			name: "missing field", content: strings.Replace(valid, `"msgid":"c-1-2",`, ``, 1), env: withBot,
-			code: exitUsage, want: `FILE: amojo: conversation "c-1" (line 2): invalid Messages[1].MsgID: required`,
+			code: exitUsage, want: `FILE: amojo: conversation "c-1" (line 2): invalid messages[1].msgid: required`,
 		},
 		{
 			name: "no bot id", content: valid,
