@@ -227,9 +227,12 @@ func (r *importRun) resolveContacts(jobs []*importJob, justLost bool) (adopted, 
 			}
 		case len(cands) == 0 && justLost && !r.im.cfg.recreate:
 			for _, f := range g {
-				cause := f.j.lostCause
-				r.failStep(f.j, "create contact", "", &contactUnconfirmedError{cause: cause,
-					msg: "amojo: amoCRM may have created the contact, but its answer was lost (" + strings.TrimPrefix(cause.Error(), "amojo: ") +
+				why := "no answer"
+				if f.j.lostCause != nil {
+					why = strings.TrimPrefix(f.j.lostCause.Error(), "amojo: ")
+				}
+				r.failStep(f.j, "create contact", "", &contactUnconfirmedError{cause: f.j.lostCause,
+					msg: "amojo: amoCRM may have created the contact, but its answer was lost (" + why +
 						") and amoCRM shows no such contact yet; the next run looks for it again, and creates it if there is still none"})
 			}
 		case len(cands) == 0 || r.im.cfg.recreate:

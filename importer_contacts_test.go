@@ -284,3 +284,33 @@ func TestImportContactPendingMarkedWhenSent(t *testing.T) {
 		t.Errorf("%d searches for contacts nothing was sent for", n)
 	}
 }
+
+// TestImportLostAnswerNothingCreated: a 502 from a proxy before amoCRM did
+// anything looks like a lost answer. The search right after finds nothing;
+// as amoCRM may not show a new contact yet, that run leaves the
+// conversations for the next, which finds nothing again and creates them.
+func TestImportLostAnswerNothingCreated(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	path := filepath.Join(t.TempDir(), "cp.jsonl")
+	convs := manyConversations(t, 4, 2)
+	srv.FailNext(amojotest.RouteContacts, 1, http.StatusBadGateway, "")
+	res, err := fileRun(t, srv, path, convs, nil)
+	if !errors.Is(err, amojo.ErrContactUnconfirmed) || res.ConversationsFailed != 2 {
+		t.Fatalf("err = %v, result %+v", err, res.Progress)
+	}
+	if ids := unconfirmed(t, res, "shows no such contact yet; the next run looks for it again"); !slices.Equal(ids, []string{"conv-0", "conv-2"}) {
+		t.Errorf("failed %v", ids)
+	}
+	if n := len(srv.Contacts()); n != 0 {
+		t.Fatalf("%d contacts", n)
+	}
+	res, err = fileRun(t, srv, path, convs, nil)
+	if err != nil || res.ConversationsDone != 4 {
+		t.Fatalf("next run: err = %v, result %+v", err, res.Progress)
+	}
+	if n := len(srv.RequestsTo(amojotest.RouteFindContacts)); n != 4 {
+		t.Errorf("%d searches, want 2 per run", n)
+	}
+	checkImported(t, srv, convs)
+}
