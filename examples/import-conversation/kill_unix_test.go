@@ -130,9 +130,8 @@ func (k *killer) runChild(t *testing.T, plan *killPlan, env map[string]string, a
 // killing the program with SIGKILL ten times at random points (three of
 // them right after amoCRM created a chunk's contacts, before the answer
 // reached it, while contacts are left to create), then lets a last run
-// finish. Nothing may be lost or
-// duplicated, no conversation may need manual action, and amoCRM must
-// hold exactly one contact per conversation.
+// finish. Nothing may be lost or duplicated, no conversation may need
+// manual action, and amoCRM must hold exactly one contact per conversation.
 func TestImportSurvivesKills(t *testing.T) {
 	if args := os.Getenv("IMPORT_CONVERSATION_KILL_CHILD"); args != "" {
 		var argv []string
