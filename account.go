@@ -3,7 +3,6 @@ package amojo
 import (
 	"context"
 	"errors"
-	"fmt"
 	"iter"
 	"net/http"
 	"net/url"
@@ -128,32 +127,8 @@ func (c *CRMClient) Users(ctx context.Context) ([]User, error) {
 // page or a 204 answer ends it. A server that answers the same page twice
 // gives an error rather than an endless walk.
 func (c *CRMClient) AllUsers(ctx context.Context) iter.Seq2[User, error] {
-	return func(yield func(User, error) bool) {
-		var prevFirst int64 = -1
-		for page := 1; ; page++ {
-			users, more, err := c.usersPage(ctx, page)
-			if err != nil {
-				yield(User{}, err)
-				return
-			}
-			if len(users) > 0 {
-				// A server that ignores page= would loop forever.
-				if users[0].ID == prevFirst {
-					yield(User{}, fmt.Errorf("amojo: GET /api/v4/users: page %d repeats page %d", page, page-1))
-					return
-				}
-				prevFirst = users[0].ID
-			}
-			for _, u := range users {
-				if !yield(u, nil) {
-					return
-				}
-			}
-			if !more {
-				return
-			}
-		}
-	}
+	return walkPages("GET "+c.fullPath("/api/v4/users"), 1, func(page int) ([]User, bool, error) { return c.usersPage(ctx, page) },
+		func(u User) string { return strconv.FormatInt(u.ID, 10) })
 }
 
 // usersPage fetches one page of users and reports whether another may follow.

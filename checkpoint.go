@@ -12,7 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"time"
 )
 
 // Checkpoint records how far the import of each conversation got, so an
@@ -38,9 +40,9 @@ type Checkpoint interface {
 // CheckpointState is what a Checkpoint knows of one conversation: the scope
 // and amojo chat id, the contact it is linked to, the msgids amojo accepted,
 // and whether it is done. ContactPending says that the creation of its
-// contact was asked for and never confirmed: amoCRM may hold a contact whose
-// id was not recorded, so the importer does not create another one on its
-// own (see WithRecreateContacts). A done conversation keeps Digest, a fingerprint of
+// contact was sent (at ContactPendingAt) and never confirmed: amoCRM may
+// hold a contact whose id was not recorded, so the importer searches for it
+// rather than create another one (see ErrContactUnconfirmed). A done conversation keeps Digest, a fingerprint of
 // its msgids, instead of the msgids themselves: a re-run of the same
 // conversation is then skipped without a request, while one that gained
 // messages is imported again (only the new messages are sent).
@@ -52,8 +54,60 @@ type CheckpointState struct {
 	Sent      []string // msgids amojo accepted, in the order recorded
 	Done      bool
 	Digest    string
-	// ContactPending: a contact was asked for and its id never recorded.
-	ContactPending bool
+	// ContactPending: a contact was asked for and its id never recorded;
+	// ContactPendingAt: when the request left (zero in checkpoints written
+	// before it was recorded), so only contacts created since are
+	// candidates for it.
+	ContactPending   bool
+	ContactPendingAt time.Time
+
+	// sent indexes Sent once it is long enough for a lookup to beat a scan,
+	// so recording a message costs the same in a long conversation as in a
+	// short one. Apply keeps it; a state built or changed without Apply is
+	// indexed again on first use.
+	sent map[string]struct{}
+}
+
+// sentIndexMin is the length of Sent from which Apply looks msgids up in an
+// index rather than scanning the list.
+const sentIndexMin = 32
+
+// hasSent reports whether Sent holds id.
+func (s *CheckpointState) hasSent(id string) bool {
+	if len(s.Sent) < sentIndexMin {
+		return slices.Contains(s.Sent, id)
+	}
+	if len(s.sent) != len(s.Sent) {
+		// Not indexed yet, or Sent changed behind Apply's back (a copy of
+		// the state shares the index): index it afresh, dropping repeats.
+		s.sent = make(map[string]struct{}, len(s.Sent))
+		var uniq []string
+		for i, v := range s.Sent {
+			if _, dup := s.sent[v]; dup {
+				if uniq == nil {
+					uniq = slices.Clone(s.Sent[:i])
+				}
+				continue
+			}
+			s.sent[v] = struct{}{}
+			if uniq != nil {
+				uniq = append(uniq, v)
+			}
+		}
+		if uniq != nil {
+			s.Sent = uniq
+		}
+	}
+	_, ok := s.sent[id]
+	return ok
+}
+
+// addSent appends id, which Sent does not hold, and indexes it.
+func (s *CheckpointState) addSent(id string) {
+	s.Sent = append(s.Sent, id)
+	if s.sent != nil {
+		s.sent[id] = struct{}{}
+	}
 }
 
 // CheckpointEntry is one fact recorded about a conversation. Zero fields say
@@ -66,16 +120,18 @@ type CheckpointEntry struct {
 	MsgID     string `json:"msgid,omitempty"`
 	Done      bool   `json:"done,omitempty"`
 	Digest    string `json:"digest,omitempty"`
-	// ContactPending is recorded before a contact's creation is asked for;
-	// ContactID or ContactNotCreated (amoCRM refused: nothing was created)
-	// settles it.
-	ContactPending    bool `json:"contact_pending,omitempty"`
-	ContactNotCreated bool `json:"contact_not_created,omitempty"`
+	// ContactPending is recorded right before a contact's creation is
+	// sent, with ContactPendingAt, the time it leaves; ContactID or
+	// ContactNotCreated (amoCRM refused: nothing was created) settles it.
+	ContactPending    bool      `json:"contact_pending,omitempty"`
+	ContactPendingAt  time.Time `json:"contact_pending_at,omitzero"`
+	ContactNotCreated bool      `json:"contact_not_created,omitempty"`
 }
 
 // Apply adds the facts of e to s: ids replace the recorded ones, Linked and
-// Done are set, MsgID is added to Sent, ContactPending is set by itself and
-// cleared by a ContactID or ContactNotCreated. A Done entry drops Sent (Digest
+// Done are set, MsgID is added to Sent unless it is there already (a check
+// that costs the same however long Sent is), ContactPending is set by itself
+// (with ContactPendingAt) and cleared by a ContactID or ContactNotCreated. A Done entry drops Sent (Digest
 // stands for it); any later entry makes the conversation not done again.
 func (s *CheckpointState) Apply(e CheckpointEntry) {
 	if e.ScopeID != "" {
@@ -86,22 +142,22 @@ func (s *CheckpointState) Apply(e CheckpointEntry) {
 	}
 	if e.ContactID != 0 {
 		s.ContactID = e.ContactID
-		s.ContactPending = false
+		s.ContactPending, s.ContactPendingAt = false, time.Time{}
 	}
 	if e.ContactNotCreated {
-		s.ContactPending = false
+		s.ContactPending, s.ContactPendingAt = false, time.Time{}
 	}
 	if e.ContactPending {
-		s.ContactPending = true
+		s.ContactPending, s.ContactPendingAt = true, e.ContactPendingAt
 	}
 	if e.Linked {
 		s.Linked = true
 	}
-	if e.MsgID != "" && !slices.Contains(s.Sent, e.MsgID) {
-		s.Sent = append(s.Sent, e.MsgID)
+	if e.MsgID != "" && !s.hasSent(e.MsgID) {
+		s.addSent(e.MsgID)
 	}
 	if e.Done {
-		s.Done, s.Digest, s.Sent = true, e.Digest, nil
+		s.Done, s.Digest, s.Sent, s.sent = true, e.Digest, nil, nil
 	} else if e != (CheckpointEntry{}) {
 		s.Done, s.Digest = false, ""
 	}
@@ -144,6 +200,7 @@ func copyState(states stateMap, id string) CheckpointState {
 	}
 	c := *s
 	c.Sent = slices.Clone(s.Sent)
+	c.sent = nil // indexed again if the copy records a message
 	return c
 }
 
@@ -188,9 +245,18 @@ type fileEntry struct {
 // least half of the file).
 const compactMinRedundant = 100
 
-// NewFileCheckpoint opens (or creates) the checkpoint file at path and loads
-// it. A torn last line, left by a kill in the middle of a write, is cut off;
-// any other line that is not a valid entry is an error naming it.
+// NewFileCheckpoint opens (or creates, readable by its owner only: the
+// conversation ids it holds may be phone numbers) the checkpoint file at path
+// and loads it. Only a torn last line, left by a kill in the middle of a
+// write, is cut off: a last line without its final newline that is the
+// beginning of a checkpoint entry. Any other line that is not a valid entry
+// is an error naming the file and the line, and the file is left as it was;
+// a file that is not a checkpoint at all (such as a conversation file given
+// by mistake) is refused that way. path must not be a symbolic link:
+// compaction replaces the file by a rename, which would replace the link and
+// leave its target behind, so a link is refused (give its target instead).
+// Compaction files left beside path by a run killed while compacting
+// (path.compact-NNNN) are removed.
 //
 // The file is locked for the FileCheckpoint's life: a second
 // NewFileCheckpoint of the same file, in this process or another, fails
@@ -202,6 +268,7 @@ func NewFileCheckpoint(path string) (*FileCheckpoint, error) {
 	if err != nil {
 		return nil, err
 	}
+	sweepCompactions(path)
 	states, good, noNewline, lines, err := loadCheckpoint(f, path)
 	if err != nil {
 		f.Close()
@@ -241,9 +308,17 @@ var errLocked = errors.New("locked")
 // new file over it, and the old one is not the checkpoint any more.
 func openLocked(path string) (*os.File, error) {
 	for range 10 {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			return nil, fmt.Errorf("amojo: checkpoint %s is a symbolic link; give the file it points to", path)
+		}
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|openNoFollow, 0o600)
 		if err != nil {
 			return nil, fmt.Errorf("amojo: checkpoint: %w", err)
+		}
+		fi, err := f.Stat()
+		if err == nil && !fi.Mode().IsRegular() {
+			f.Close()
+			return nil, fmt.Errorf("amojo: checkpoint %s is not a regular file", path)
 		}
 		if err := lockFile(f); err != nil {
 			f.Close()
@@ -252,9 +327,8 @@ func openLocked(path string) (*os.File, error) {
 			}
 			return nil, fmt.Errorf("amojo: checkpoint %s: lock: %w", path, err)
 		}
-		fi, ferr := f.Stat()
-		pi, perr := os.Stat(path)
-		if ferr == nil && perr == nil && os.SameFile(fi, pi) {
+		pi, perr := os.Lstat(path)
+		if err == nil && perr == nil && os.SameFile(fi, pi) {
 			return f, nil
 		}
 		f.Close()
@@ -262,9 +336,35 @@ func openLocked(path string) (*os.File, error) {
 	return nil, fmt.Errorf("amojo: checkpoint %s keeps being replaced", path)
 }
 
+// compactSuffix follows the checkpoint's name in the name of the file a
+// compaction writes, then random digits.
+const compactSuffix = ".compact-"
+
+// sweepCompactions removes the compaction files a killed run left beside
+// path. The caller holds the checkpoint's lock, so no run is compacting it.
+func sweepCompactions(path string) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		digits, ok := strings.CutPrefix(e.Name(), base+compactSuffix)
+		if !ok || digits == "" || strings.Trim(digits, "0123456789") != "" || !e.Type().IsRegular() {
+			continue
+		}
+		_ = os.Remove(filepath.Join(dir, e.Name()))
+	}
+}
+
 // loadCheckpoint reads every entry of r and returns the states, the length
 // of the part made of complete, valid entries, and whether that part ends
-// without its final newline (a write cut just before it).
+// without its final newline (a write cut just before it). Only a torn last
+// line is left out of that part; any other line that is not an entry is an
+// error.
 func loadCheckpoint(r io.Reader, path string) (states stateMap, good int64, noNewline bool, entries int, err error) {
 	states = make(stateMap)
 	br := bufio.NewReader(r)
@@ -273,16 +373,17 @@ func loadCheckpoint(r io.Reader, path string) (states stateMap, good int64, noNe
 		if err != nil && err != io.EOF {
 			return nil, 0, false, 0, fmt.Errorf("amojo: checkpoint %s: %w", path, err)
 		}
-		last := err == io.EOF
+		last := err == io.EOF // data has no newline
 		if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 {
-			var fe fileEntry
-			if jerr := json.Unmarshal(trimmed, &fe); jerr != nil || fe.ID == "" {
-				if !last {
-					if _, peekErr := br.Peek(1); peekErr != io.EOF {
-						return nil, 0, false, 0, fmt.Errorf("amojo: checkpoint %s: line %d is not a checkpoint entry", path, line)
-					}
+			fe, ok := parseEntry(trimmed)
+			if !ok {
+				if last && tornEntry(data) {
+					return states, good, false, entries, nil // torn last line: drop it
 				}
-				return states, good, false, entries, nil // torn last line: drop it
+				if entries == 0 {
+					return nil, 0, false, 0, fmt.Errorf("amojo: checkpoint %s is not a checkpoint file: line %d is not a checkpoint entry (the file was left as it is)", path, line)
+				}
+				return nil, 0, false, 0, fmt.Errorf("amojo: checkpoint %s: line %d is not a checkpoint entry (the file was left as it is)", path, line)
 			}
 			applyState(states, fe.ID, fe.CheckpointEntry)
 			for _, id := range fe.Sent {
@@ -302,13 +403,57 @@ func loadCheckpoint(r io.Reader, path string) (states stateMap, good int64, noNe
 	}
 }
 
+// parseEntry decodes one line of a checkpoint file: an object of the keys of
+// fileEntry only, with an id.
+func parseEntry(line []byte) (fileEntry, bool) {
+	var fe fileEntry
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if dec.Decode(&fe) != nil || dec.More() || fe.ID == "" {
+		return fileEntry{}, false
+	}
+	return fe, true
+}
+
+// entryStart is how every line Record writes begins.
+const entryStart = `{"id":"`
+
+// tornEntry reports whether data, a last line without its newline, is the
+// beginning of a line Record writes: what a kill in the middle of the write
+// leaves.
+func tornEntry(data []byte) bool {
+	if len(data) <= len(entryStart) {
+		return strings.HasPrefix(entryStart, string(data))
+	}
+	if !bytes.HasPrefix(data, []byte(entryStart)) || json.Valid(data) {
+		return false
+	}
+	// The rest must be one JSON object cut short, not JSON gone wrong.
+	dec := json.NewDecoder(bytes.NewReader(data))
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			if depth--; depth == 0 {
+				return false // the object ended, and more follows
+			}
+		}
+	}
+}
+
 // compactCheckpoint writes states to a new file beside path, one line per
 // conversation, syncs it, locks it and renames it over path; it returns the
 // new file, open at its end, and closes old. On failure before the rename
 // it returns old itself and the error; after it (old is gone) nil.
 func compactCheckpoint(old *os.File, path string, states stateMap) (*os.File, error) {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".compact-*")
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+compactSuffix+"*")
 	if err != nil {
 		return old, err
 	}
@@ -327,7 +472,7 @@ func compactCheckpoint(old *os.File, path string, states stateMap) (*os.File, er
 		s := states[id]
 		line, err := json.Marshal(fileEntry{ID: id, Sent: s.Sent, CheckpointEntry: CheckpointEntry{
 			ScopeID: s.ScopeID, ChatID: s.ChatID, ContactID: s.ContactID, Linked: s.Linked,
-			Done: s.Done, Digest: s.Digest, ContactPending: s.ContactPending,
+			Done: s.Done, Digest: s.Digest, ContactPending: s.ContactPending, ContactPendingAt: s.ContactPendingAt,
 		}})
 		if err != nil {
 			return old, err

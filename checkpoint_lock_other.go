@@ -10,3 +10,6 @@ func lockFile(*os.File) error { return nil }
 
 // renameOpenFile: an open file cannot be replaced by a rename here.
 const renameOpenFile = false
+
+// openNoFollow makes opening the checkpoint fail on a symbolic link (not available here: the link is refused before opening).
+const openNoFollow = 0

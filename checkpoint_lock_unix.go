@@ -28,3 +28,6 @@ func lockFile(f *os.File) error {
 
 // renameOpenFile: a file can be replaced by a rename while open here.
 const renameOpenFile = true
+
+// openNoFollow makes opening the checkpoint fail on a symbolic link.
+const openNoFollow = syscall.O_NOFOLLOW

@@ -1,6 +1,7 @@
 package amojo
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestCheckpointStateApply(t *testing.T) {
@@ -183,6 +185,9 @@ func TestMemoryCheckpoint(t *testing.T) {
 func FuzzFileCheckpointLoad(f *testing.F) {
 	f.Add([]byte(`{"id":"c-1","chat":"x"}` + "\n" + `{"id":"c-1","msgid":"m"}`))
 	f.Add([]byte("\n\n{\n"))
+	f.Add([]byte(`{"id":"c-1","chat":"x"}` + "\n" + `{"id":"c-1","ms`))
+	f.Add([]byte(`{"conversation_id":"c-1","messages":[]}` + "\n"))
+	f.Add([]byte(`{"id":"c-1","sent":["a","b"],"contact_pending":true}` + "\n" + `{"id":"c-1"} {`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		path := filepath.Join(t.TempDir(), "cp.jsonl")
 		if err := os.WriteFile(path, data, 0o644); err != nil {
@@ -190,6 +195,10 @@ func FuzzFileCheckpointLoad(f *testing.F) {
 		}
 		cp, err := NewFileCheckpoint(path)
 		if err != nil {
+			// Refused: left as it was.
+			if now, _ := os.ReadFile(path); !bytes.Equal(now, data) {
+				t.Fatalf("refused (%v), yet changed to %q", err, now)
+			}
 			return
 		}
 		cp.noSync = true // fsync makes each run slow on a busy disk
@@ -338,5 +347,205 @@ func TestFileCheckpointCompactsOnOpen(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(path); strings.Count(string(data), "\n") != 3 {
 		t.Errorf("file:\n%s", data)
+	}
+}
+
+// TestCheckpointStateApplyCostDoesNotGrow: recording a msgid costs about
+// the same at the 50 000th message of a conversation as at its first ones
+// (a scan of Sent made it grow with the length: quadratic for the whole
+// conversation, in the checkpoint, in the importer's copy and on replay,
+// which all use Apply). Each side is timed three times after a GC and the
+// fastest kept; a scan is some hundred times slower at 50 000, an index
+// a few times at most (the index grows).
+func TestCheckpointStateApplyCostDoesNotGrow(t *testing.T) {
+	t.Parallel()
+	const long, batch = 50_000, 1_000
+	ids := make([]string, long+batch)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("m-%08d", i)
+	}
+	apply := func(s *CheckpointState, from, to int) {
+		for _, id := range ids[from:to] {
+			s.Apply(CheckpointEntry{MsgID: id})
+		}
+	}
+	// fastest times the batch from..to on a state made by setup, three times.
+	fastest := func(setup func() CheckpointState, from, to int) time.Duration {
+		best := time.Duration(1<<63 - 1)
+		for range 3 {
+			s := setup()
+			runtime.GC()
+			start := time.Now()
+			apply(&s, from, to)
+			best = min(best, time.Since(start))
+		}
+		return best
+	}
+	short := fastest(func() CheckpointState { return CheckpointState{} }, 0, batch)
+	var s CheckpointState
+	apply(&s, 0, long)
+	grown := fastest(func() CheckpointState {
+		c := s
+		c.Sent = slices.Grow(slices.Clip(c.Sent), batch) // its own array, with room
+		c.Apply(CheckpointEntry{MsgID: ids[0]})          // a repeat: indexes this copy
+		return c
+	}, long, long+batch)
+	t.Logf("%d msgids: %v at the start, %v after %d", batch, short, grown, long)
+	if grown > 20*short+2*time.Millisecond {
+		t.Errorf("%d msgids recorded in %v after %d, in %v at the start: the cost grows with the conversation", batch, grown, long, short)
+	}
+	if len(s.Sent) != long || !slices.Equal(s.Sent[:3], ids[:3]) {
+		t.Errorf("Sent has %d msgids", len(s.Sent))
+	}
+	// Repeats are still refused, and a copy records without touching the
+	// original.
+	c := s
+	c.Sent = slices.Clip(c.Sent)
+	c.Apply(CheckpointEntry{MsgID: ids[long-1]})
+	c.Apply(CheckpointEntry{MsgID: "new"})
+	s.Apply(CheckpointEntry{MsgID: "other"})
+	if len(c.Sent) != long+1 || c.Sent[long] != "new" || len(s.Sent) != long+1 || s.Sent[long] != "other" {
+		t.Errorf("copy %d %q, original %d %q", len(c.Sent), c.Sent[len(c.Sent)-1], len(s.Sent), s.Sent[len(s.Sent)-1])
+	}
+	c.Apply(CheckpointEntry{MsgID: "other"})
+	s.Apply(CheckpointEntry{MsgID: "new"})
+	if len(c.Sent) != long+2 || len(s.Sent) != long+2 {
+		t.Errorf("after crossing: copy %d, original %d", len(c.Sent), len(s.Sent))
+	}
+}
+
+// TestFileCheckpointRefusesWhatIsNotACheckpoint: only a torn last line (no
+// newline, the beginning of an entry) is dropped. Any other line that is
+// not an entry is an error naming the file and the line, and the file is
+// left byte for byte: a conversation file given as the checkpoint was
+// emptied before.
+func TestFileCheckpointRefusesWhatIsNotACheckpoint(t *testing.T) {
+	t.Parallel()
+	conv := `{"conversation_id":"c-1","client":{"id":"u-1","name":"Ann"},"messages":[{"msgid":"m-1","time":"2024-01-02T03:04:05Z","from":"client","message":{"type":"text","text":"hi"}}]}`
+	entry := `{"id":"c-1","chat":"x"}` + "\n"
+	tests := []struct {
+		name, content, want string
+	}{
+		{"a conversation file", conv + "\n", "is not a checkpoint file: line 1 is not a checkpoint entry"},
+		{"a conversation without newline", conv, "is not a checkpoint file: line 1 is not a checkpoint entry"},
+		{"an indented document", "{\n  \"id\": \"c-1\",\n  \"chat\": \"x\"\n}\n", "is not a checkpoint file: line 1 is not a checkpoint entry"},
+		{"last line invalid with its newline", entry + `{"id":"c-1","msgid":` + "\n", ": line 2 is not a checkpoint entry"},
+		{"last line not an entry", entry + "hello", ": line 2 is not a checkpoint entry"},
+		{"last line more than an entry", entry + `{"id":"c-1","msgid":"m"} {`, ": line 2 is not a checkpoint entry"},
+		{"unknown key", entry + `{"id":"c-1","conversation_id":"c-1"}` + "\n", ": line 2 is not a checkpoint entry"},
+		{"no id", entry + `{"msgid":"m"}` + "\n", ": line 2 is not a checkpoint entry"},
+		{"blank lines, then not an entry", "\n\n" + conv + "\n", "is not a checkpoint file: line 3 is not a checkpoint entry"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "cp.jsonl")
+			if err := os.WriteFile(path, []byte(tt.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cp, err := NewFileCheckpoint(path)
+			if err == nil {
+				cp.Close()
+				t.Fatal("opened")
+			}
+			if want := "amojo: checkpoint " + path; !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %q, want %q … %q", err, want, tt.want)
+			}
+			if data, _ := os.ReadFile(path); string(data) != tt.content {
+				t.Errorf("file changed to %q", data)
+			}
+		})
+	}
+	// What a kill leaves, from the first byte of an entry on, is dropped.
+	for _, torn := range []string{`{`, `{"i`, `{"id":"`, `{"id":"c-2`, `{"id":"c-2","msgid":"m-`, `{"id":"c-2","contact_pending":tr`} {
+		path := filepath.Join(t.TempDir(), "cp.jsonl")
+		if err := os.WriteFile(path, []byte(entry+torn), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cp, err := NewFileCheckpoint(path)
+		if err != nil {
+			t.Fatalf("torn %q: %v", torn, err)
+		}
+		cp.Close()
+		if data, _ := os.ReadFile(path); string(data) != entry {
+			t.Errorf("torn %q: file %q", torn, data)
+		}
+	}
+}
+
+// TestFileCheckpointFileSafety: a new checkpoint is readable by its owner
+// only; a symbolic link is refused (compaction would replace the link by a
+// file and leave its target stale); compaction files left by a killed run
+// are removed.
+func TestFileCheckpointFileSafety(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS == "windows" {
+		t.Skip("no unix modes or symbolic links")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cp.jsonl")
+	cp, err := NewFileCheckpoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.Record(t.Context(), "79151112233", CheckpointEntry{ChatID: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	cp.Close()
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("new checkpoint mode %v %v, want 0600", fi.Mode(), err)
+	}
+
+	// Symbolic links, to the checkpoint or to nothing yet.
+	content, _ := os.ReadFile(path)
+	for name, target := range map[string]string{"link.jsonl": path, "dangling.jsonl": filepath.Join(dir, "none.jsonl")} {
+		link := filepath.Join(dir, name)
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+		cp, err := NewFileCheckpoint(link)
+		if err == nil {
+			cp.Close()
+			t.Fatalf("%s: opened", name)
+		}
+		if want := "amojo: checkpoint " + link + " is a symbolic link; give the file it points to"; err.Error() != want {
+			t.Errorf("err = %q, want %q", err, want)
+		}
+		if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Errorf("%s is no longer a link: %v %v", name, fi.Mode(), err)
+		}
+	}
+	if data, _ := os.ReadFile(path); !slices.Equal(data, content) {
+		t.Errorf("target changed: %q", data)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "none.jsonl")); !os.IsNotExist(err) {
+		t.Errorf("the dangling link's target was created: %v", err)
+	}
+	if _, err := NewFileCheckpoint(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") && !strings.Contains(err.Error(), "directory") {
+		t.Errorf("a directory: %v", err)
+	}
+
+	// Compaction files of a killed run go; look-alikes stay.
+	swept := []string{"cp.jsonl.compact-123456", "cp.jsonl.compact-9"}
+	kept := []string{"cp.jsonl.compact-notes", "cp.jsonl.compact-", "other.jsonl.compact-1", "cp.jsonl.old"}
+	for _, name := range slices.Concat(swept, kept) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(`{"id":"c-1"}`+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cp, err = NewFileCheckpoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	for _, name := range swept {
+		if _, err := os.Stat(filepath.Join(dir, name)); !os.IsNotExist(err) {
+			t.Errorf("%s left behind: %v", name, err)
+		}
+	}
+	for _, name := range kept {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s removed: %v", name, err)
+		}
 	}
 }

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // restBatchSize is the most entities amoCRM accepts in one REST v4 request.
@@ -370,11 +372,47 @@ func matchByRequestID(ids []string, answered []string) ([]int, error) {
 	return pos, nil
 }
 
+// CreateContactsOption configures one call of CreateContacts.
+type CreateContactsOption func(*createContactsCall) error
+
+type createContactsCall struct {
+	beforeSend func(ctx context.Context, a ContactsAttempt) error
+}
+
+// ContactsAttempt is an attempt of a CreateContacts request about to be
+// sent, as BeforeSend reports it. The request carries the input's contacts
+// [Start, End). Attempt is 1, then 2 and on when a 429 made it try again.
+// Time is the client's clock (WithClock) as it leaves.
+type ContactsAttempt struct {
+	Start, End int
+	Attempt    int
+	Time       time.Time
+}
+
+// BeforeSend makes CreateContacts call fn right before each attempt of each
+// of its requests is sent: after the wait for the rate limit and any
+// back-off, with the request built and authorized, so only the network lies
+// between fn and amoCRM. A caller that must know which contacts amoCRM may
+// have created (their answer can be lost) records that there, no earlier.
+// When fn returns an error, that attempt is not sent and CreateContacts
+// stops as after a failed request, with a *BatchError wrapping the error.
+// fn is called on the goroutine of CreateContacts.
+func BeforeSend(fn func(ctx context.Context, a ContactsAttempt) error) CreateContactsOption {
+	return func(c *createContactsCall) error {
+		if fn == nil {
+			return invalid("BeforeSend", "nil func")
+		}
+		c.beforeSend = fn
+		return nil
+	}
+}
+
 // CreateContacts creates contacts and returns their ids in input order. More
 // than 250 contacts are sent in several requests of up to 250, one after the
 // other. Input is validated as a whole before anything is sent (unknown phone
 // or e-mail kinds, empty values, duplicate request ids) and a problem is a
 // *ValidationError naming the item, such as "contacts[3].Phones[0].Enum".
+// Options (BeforeSend) are checked first too.
 //
 // When a request fails, CreateContacts stops and returns the ids of the
 // contacts created by the earlier requests (a prefix of the input) with a
@@ -383,10 +421,19 @@ func matchByRequestID(ids []string, answered []string) ([]int, error) {
 //
 // Creating a contact is not idempotent: when an answer is lost (a network
 // error, 502, 503 or 504), amoCRM may have created the contacts anyway, so
-// those requests are not retried; only a 429 is. Check with ChatLinks or in
-// amoCRM before trying again.
-func (c *CRMClient) CreateContacts(ctx context.Context, contacts []NewContact) ([]int64, error) {
+// those requests are not retried; only a 429 is. Check with ChatLinks or
+// FindContacts (from the time BeforeSend saw) before trying again.
+func (c *CRMClient) CreateContacts(ctx context.Context, contacts []NewContact, opts ...CreateContactsOption) ([]int64, error) {
 	const path = "/api/v4/contacts"
+	var call createContactsCall
+	for i, o := range opts {
+		if o == nil {
+			return nil, invalid(fmt.Sprintf("opts[%d]", i), "nil option")
+		}
+		if err := o(&call); err != nil {
+			return nil, err
+		}
+	}
 	if len(contacts) == 0 {
 		return nil, invalid("contacts", "empty")
 	}
@@ -406,7 +453,15 @@ func (c *CRMClient) CreateContacts(ctx context.Context, contacts []NewContact) (
 		var ans halContacts
 		// Not retried after a lost answer: amoCRM may have created the
 		// contacts, and a repeat would create them again.
-		status, err := c.r.do(ctx, request{method: http.MethodPost, path: path, in: bodies[start:end], out: &ans, notIdempotent: true})
+		req := request{method: http.MethodPost, path: path, in: bodies[start:end], out: &ans, notIdempotent: true}
+		if call.beforeSend != nil {
+			attempt := 0
+			req.beforeSend = func(ctx context.Context, now time.Time) error {
+				attempt++
+				return call.beforeSend(ctx, ContactsAttempt{Start: start, End: end, Attempt: attempt, Time: now})
+			}
+		}
+		status, err := c.r.do(ctx, req)
 		if err == nil {
 			answered := make([]string, len(ans.Embedded.Contacts))
 			for j, a := range ans.Embedded.Contacts {
@@ -429,8 +484,8 @@ func (c *CRMClient) CreateContacts(ctx context.Context, contacts []NewContact) (
 // CreateContact creates one contact and returns its id. Errors are those of
 // CreateContacts, except that a failed request gives its own error (usually an
 // *APIError) rather than a *BatchError.
-func (c *CRMClient) CreateContact(ctx context.Context, contact NewContact) (int64, error) {
-	ids, err := c.CreateContacts(ctx, []NewContact{contact})
+func (c *CRMClient) CreateContact(ctx context.Context, contact NewContact, opts ...CreateContactsOption) (int64, error) {
+	ids, err := c.CreateContacts(ctx, []NewContact{contact}, opts...)
 	if err != nil {
 		return 0, unbatch(err)
 	}
@@ -613,4 +668,128 @@ func chunkStrings(s []string, size int) [][]string {
 		s = s[size:]
 	}
 	return append(out, s)
+}
+
+// contactsPageLimit is the page size asked of GET /api/v4/contacts (the
+// API's maximum).
+const contactsPageLimit = 250
+
+// ContactQuery selects the contacts FindContacts lists. Query is searched
+// for in the contacts' filled fields (names, phones, e-mails and the rest),
+// as amoCRM's search box does; empty selects every contact. CreatedFrom,
+// when set, keeps the contacts created at or after it (amoCRM counts whole
+// seconds).
+type ContactQuery struct {
+	Query       string
+	CreatedFrom time.Time
+}
+
+// Contact is an amoCRM contact as FindContacts reports it: its names, the
+// values of its PHONE and EMAIL fields, and when it was created.
+type Contact struct {
+	ID                int64
+	Name              string
+	FirstName         string
+	LastName          string
+	ResponsibleUserID int64
+	Phones            []ContactPhone
+	Emails            []ContactEmail
+	CreatedAt         time.Time
+}
+
+// contactItem is one contact of GET /api/v4/contacts.
+type contactItem struct {
+	ID                int64  `json:"id"`
+	Name              string `json:"name"`
+	FirstName         string `json:"first_name"`
+	LastName          string `json:"last_name"`
+	ResponsibleUserID int64  `json:"responsible_user_id"`
+	CreatedAt         int64  `json:"created_at"`
+	CustomFields      []struct {
+		FieldCode string `json:"field_code"`
+		Values    []struct {
+			Value    any    `json:"value"`
+			EnumCode string `json:"enum_code"`
+		} `json:"values"`
+	} `json:"custom_fields_values"`
+}
+
+// halFoundContacts is one page of GET /api/v4/contacts.
+type halFoundContacts struct {
+	Links    halLinks `json:"_links"`
+	Embedded struct {
+		Contacts []contactItem `json:"contacts"`
+	} `json:"_embedded"`
+}
+
+func (it contactItem) contact() Contact {
+	c := Contact{ID: it.ID, Name: it.Name, FirstName: it.FirstName, LastName: it.LastName, ResponsibleUserID: it.ResponsibleUserID}
+	if it.CreatedAt > 0 {
+		c.CreatedAt = time.Unix(it.CreatedAt, 0).UTC()
+	}
+	for _, f := range it.CustomFields {
+		for _, v := range f.Values {
+			s, ok := v.Value.(string)
+			if !ok {
+				continue
+			}
+			switch f.FieldCode {
+			case "PHONE":
+				c.Phones = append(c.Phones, ContactPhone{Value: s, Enum: PhoneEnum(v.EnumCode)})
+			case "EMAIL":
+				c.Emails = append(c.Emails, ContactEmail{Value: s, Enum: EmailEnum(v.EnumCode)})
+			}
+		}
+	}
+	return c
+}
+
+// FindContacts iterates over the contacts q selects (GET /api/v4/contacts
+// with query and filter[created_at][from]), walking the pages of 250 and
+// asking for the next one only when the previous one is used up. Nothing
+// found (204) yields nothing. It yields an error at most once, as the last
+// element; a server that answers the same page twice gives an error rather
+// than an endless walk.
+func (c *CRMClient) FindContacts(ctx context.Context, q ContactQuery) iter.Seq2[Contact, error] {
+	return func(yield func(Contact, error) bool) {
+		if strings.ContainsAny(q.Query, "\r\n") {
+			yield(Contact{}, invalid("ContactQuery.Query", "contains a line break"))
+			return
+		}
+		if !q.CreatedFrom.IsZero() && q.CreatedFrom.Unix() < 0 {
+			yield(Contact{}, invalid("ContactQuery.CreatedFrom", "before 1970"))
+			return
+		}
+		fetch := func(page int) ([]Contact, bool, error) {
+			items, more, err := c.contactsPage(ctx, q, page)
+			found := make([]Contact, len(items))
+			for i, it := range items {
+				found[i] = it.contact()
+			}
+			return found, more, err
+		}
+		walkPages("GET "+c.fullPath("/api/v4/contacts"), 1, fetch, func(ct Contact) string { return strconv.FormatInt(ct.ID, 10) })(yield)
+	}
+}
+
+// contactsPage fetches one page of FindContacts and reports whether another
+// may follow.
+func (c *CRMClient) contactsPage(ctx context.Context, q ContactQuery, page int) ([]contactItem, bool, error) {
+	v := url.Values{"page": {strconv.Itoa(page)}, "limit": {strconv.Itoa(contactsPageLimit)}}
+	if q.Query != "" {
+		v.Set("query", q.Query)
+	}
+	if !q.CreatedFrom.IsZero() {
+		v.Set("filter[created_at][from]", strconv.FormatInt(q.CreatedFrom.Unix(), 10))
+	}
+	var b halFoundContacts
+	status, err := c.r.do(ctx, request{method: http.MethodGet, path: "/api/v4/contacts", query: v, out: &b})
+	if err != nil {
+		return nil, false, err
+	}
+	if status == http.StatusNoContent {
+		return nil, false, nil
+	}
+	items := b.Embedded.Contacts
+	return items, b.Links.hasNext() && len(items) > 0, nil
 }

@@ -2,15 +2,21 @@ package amojo
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestCreateContactSeed(t *testing.T) {
@@ -608,5 +614,212 @@ func TestCreateContactsNotRetriedAfterALostAnswer(t *testing.T) {
 	ids, err := crm.CreateContacts(t.Context(), []NewContact{{Name: "A"}})
 	if err != nil || len(ids) != 1 || ids[0] != 7 || len(srv.Requests()) != 2 {
 		t.Fatalf("ids = %v, err = %v, attempts %d", ids, err, len(srv.Requests()))
+	}
+}
+
+func TestFindContacts(t *testing.T) {
+	t.Parallel()
+	c, s := restSetup(t)
+	s.handle("GET", "/api/v4/contacts", func(w http.ResponseWriter, r *http.Request) {
+		if q := r.URL.Query(); q.Get("page") == "1" && q.Get("query") != "" {
+			restReply(200, restFixture(t, "contacts_find_response.json"))(w, r)
+			return
+		}
+		restReply(204, nil)(w, r)
+	})
+	from := time.Date(2020, 8, 3, 16, 6, 48, 900_000_000, time.UTC)
+	var got []Contact
+	for ct, err := range c.FindContacts(t.Context(), ContactQuery{Query: "+7 915 111-22-33", CreatedFrom: from}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ct)
+	}
+	want := []Contact{
+		{ID: 3102959, Name: "Jack200803 Tester", FirstName: "Jack200803", LastName: "Tester", ResponsibleUserID: 6118045,
+			Phones:    []ContactPhone{{Value: "+7 915 111-22-33", Enum: PhoneMobile}, {Value: "79151112233", Enum: PhoneWork}},
+			Emails:    []ContactEmail{{Value: "example.client@example.com", Enum: EmailWork}},
+			CreatedAt: time.Unix(1596470809, 0).UTC()},
+		{ID: 3102960, Name: "Example Client", ResponsibleUserID: 6118045, CreatedAt: time.Unix(1596470900, 0).UTC()},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("contacts\n got %+v\nwant %+v", got, want)
+	}
+	reqs := s.requests()
+	if len(reqs) != 2 {
+		t.Fatalf("%d requests", len(reqs))
+	}
+	for i, r := range reqs {
+		restCheckHeaders(t, r)
+		q, _ := url.ParseQuery(r.Query)
+		want := url.Values{"query": {"+7 915 111-22-33"}, "filter[created_at][from]": {"1596470808"}, "page": {strconv.Itoa(i + 1)}, "limit": {"250"}}
+		if r.Method != "GET" || r.Path != restBase+"/api/v4/contacts" || !reflect.DeepEqual(q, want) {
+			t.Errorf("request %s %s?%s", r.Method, r.Path, r.Query)
+		}
+	}
+
+	// Nothing found; no query and no bound send neither; bad input sends nothing.
+	for range c.FindContacts(t.Context(), ContactQuery{}) {
+		t.Error("a 204 yielded")
+	}
+	if q := s.requests()[2].Query; q != "limit=250&page=1" {
+		t.Errorf("query %q", q)
+	}
+	for _, bad := range []struct {
+		q     ContactQuery
+		field string
+	}{
+		{ContactQuery{Query: "a\nb"}, "ContactQuery.Query"},
+		{ContactQuery{CreatedFrom: time.Date(1969, 1, 1, 0, 0, 0, 0, time.UTC)}, "ContactQuery.CreatedFrom"},
+	} {
+		n := 0
+		for _, err := range c.FindContacts(t.Context(), bad.q) {
+			n++
+			var ve *ValidationError
+			if !errors.As(err, &ve) || ve.Field != bad.field {
+				t.Errorf("err = %v, want one for %s", err, bad.field)
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d results for %+v", n, bad.q)
+		}
+	}
+	if n := len(s.requests()); n != 3 {
+		t.Errorf("%d requests", n)
+	}
+}
+
+// TestFindContactsRepeatedPage: a server that ignores page= ends the walk
+// with an error instead of looping.
+func TestFindContactsRepeatedPage(t *testing.T) {
+	t.Parallel()
+	c, s := restSetup(t)
+	s.handle("GET", "/api/v4/contacts", restReply(200, restFixture(t, "contacts_find_response.json")))
+	var n int
+	var last error
+	for _, err := range c.FindContacts(t.Context(), ContactQuery{Query: "x"}) {
+		n++
+		last = err
+	}
+	if n != 3 || last == nil || !strings.Contains(last.Error(), "page 2 repeats page 1") {
+		t.Errorf("%d results, last error %v", n, last)
+	}
+}
+
+// FuzzDecodeFoundContacts feeds arbitrary bytes to the decoder of GET
+// /api/v4/contacts answers. It must not panic, and what it reads keeps only
+// string values of the PHONE and EMAIL fields.
+func FuzzDecodeFoundContacts(f *testing.F) {
+	f.Add(restFixture(f, "contacts_find_response.json"))
+	f.Add([]byte(`{"_embedded":{"contacts":[{"id":"x","custom_fields_values":[{"field_code":"PHONE","values":[{"value":{"a":1}},{"value":null}]}]}]}}`))
+	f.Add([]byte(`{"_links":{"next":null},"_embedded":{"contacts":null}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var b halFoundContacts
+		if json.Unmarshal(data, &b) != nil {
+			return
+		}
+		_ = b.Links.hasNext()
+		for i := range b.Embedded.Contacts {
+			c := b.Embedded.Contacts[i].contact()
+			if c.CreatedAt.IsZero() != (b.Embedded.Contacts[i].CreatedAt <= 0) {
+				t.Fatalf("created_at %d read as %v", b.Embedded.Contacts[i].CreatedAt, c.CreatedAt)
+			}
+		}
+	})
+}
+
+// TestCreateContactsBeforeSend: the hook runs right before each attempt
+// leaves, after the rate-limit wait and the back-off of a 429, with the
+// client's clock and the input range of the request.
+func TestCreateContactsBeforeSend(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var events []string
+	event := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		events = append(events, fmt.Sprintf(format, args...))
+	}
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
+	sleep := withTestSleep(func(_ <-chan struct{}, d time.Duration) bool {
+		mu.Lock()
+		now = now.Add(d)
+		mu.Unlock()
+		event("sleep")
+		return true
+	})
+	c, s := restSetup(t, sleep, WithClock(clock), WithRateLimit(1, 1))
+	var calls atomic.Int32
+	s.handle("POST", "/api/v4/contacts", func(w http.ResponseWriter, r *http.Request) {
+		event("server")
+		if calls.Add(1) == 1 {
+			w.Header().Set("Retry-After", "2")
+			restReply(429, []byte(`{"title":"Too Many Requests","status":429}`))(w, r)
+			return
+		}
+		var in []struct {
+			RequestID string `json:"request_id"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		var out []string
+		for i, it := range in {
+			out = append(out, fmt.Sprintf(`{"id":%d,"request_id":%q}`, 1000+i, it.RequestID))
+		}
+		restReply(200, []byte(`{"_embedded":{"contacts":[`+strings.Join(out, ",")+`]}}`))(w, r)
+	})
+	contacts := make([]NewContact, 300)
+	for i := range contacts {
+		contacts[i].Name = fmt.Sprintf("c-%d", i)
+	}
+	var seen []ContactsAttempt
+	ids, err := c.CreateContacts(t.Context(), contacts, BeforeSend(func(_ context.Context, a ContactsAttempt) error {
+		if !a.Time.Equal(clock()) {
+			t.Errorf("attempt at %v, clock %v", a.Time, clock())
+		}
+		seen = append(seen, a)
+		event("hook")
+		return nil
+	}))
+	if err != nil || len(ids) != 300 {
+		t.Fatalf("%d ids, %v", len(ids), err)
+	}
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	want := []ContactsAttempt{{0, 250, 1, t0}, {0, 250, 2, seen[1].Time}, {250, 300, 1, seen[2].Time}}
+	if !reflect.DeepEqual(seen, want) || !seen[1].Time.After(t0) || !seen[2].Time.After(seen[1].Time) {
+		t.Errorf("attempts %+v", seen)
+	}
+	// Each hook is followed by its request, with no wait between.
+	if got := strings.Join(events, " "); !regexp.MustCompile(`^hook server( sleep)+ hook server( sleep)+ hook server$`).MatchString(got) {
+		t.Errorf("events %s", got)
+	}
+}
+
+// TestCreateContactsBeforeSendRefuses: an error from the hook keeps the
+// attempt from leaving.
+func TestCreateContactsBeforeSendRefuses(t *testing.T) {
+	t.Parallel()
+	c, s := restSetup(t)
+	s.handle("POST", "/api/v4/contacts", restReply(200, restFixture(t, "contacts_seed_response.json")))
+	full := errors.New("checkpoint full")
+	_, err := c.CreateContacts(t.Context(), []NewContact{{Name: "a"}}, BeforeSend(func(context.Context, ContactsAttempt) error { return full }))
+	var be *BatchError
+	if !errors.As(err, &be) || be.Done != 0 || !errors.Is(err, full) {
+		t.Errorf("err = %v", err)
+	}
+	_, err = c.CreateContact(t.Context(), NewContact{Name: "a"}, BeforeSend(nil))
+	var ve *ValidationError
+	if !errors.As(err, &ve) || ve.Field != "BeforeSend" {
+		t.Errorf("err = %v", err)
+	}
+	if _, err := c.CreateContacts(t.Context(), []NewContact{{Name: "a"}}, nil); err == nil {
+		t.Error("a nil option was accepted")
+	}
+	if n := len(s.requests()); n != 0 {
+		t.Errorf("%d requests sent", n)
 	}
 }

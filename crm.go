@@ -72,10 +72,10 @@ func (t StaticToken) MarshalText() ([]byte, error) { return []byte(staticTokenTe
 // marshalled to JSON, it shows its base URL, never its token.
 //
 // Its calls are those a chat integration needs: Account and Users for the
-// amojo ids, CreateContacts, LinkChats and ChatLinks for the contacts of chats;
-// the sources calls (AddSources, …), the chat templates calls with their
-// WhatsApp review (AddChatTemplates, SendChatTemplateForReview, …), GetTalk and
-// CloseTalk, and ChatEvents for what happened in the chats.
+// amojo ids, CreateContacts, FindContacts, LinkChats and ChatLinks for the
+// contacts of chats; the sources calls (AddSources, …), the chat templates
+// calls with their WhatsApp review (AddChatTemplates, SendChatTemplateForReview,
+// …), GetTalk and CloseTalk, and ChatEvents for what happened in the chats.
 type CRMClient struct {
 	tokens TokenSource
 	r      *requester

@@ -73,5 +73,5 @@ func ExampleReadConversations() {
 	}
 	// Output:
 	// c-1 1 message(s)
-	// amojo: conversation "c-2" (line 2), message "m-2": invalid Messages[0].Content.FileName: required for picture, file and video messages
+	// amojo: conversation "c-2" (line 2), message "m-2": invalid messages[0].message.file_name: required for picture, file and video messages
 }

@@ -41,12 +41,18 @@ const maxBatchFailures = 1000
 // the process at any moment and starting again loses no message and
 // duplicates none. The one step amoCRM cannot deduplicate is a contact's
 // creation. A contact request already sent is seen through when ctx is
-// cancelled, so its id is recorded; and the checkpoint records that the
-// creation was asked for before the request is sent. When the answer never
-// arrives (lost on the network, a 5xx, a kill in between), the conversation
-// fails with ErrContactUnconfirmed, and later runs do not create its contact
-// again unless the chat turns out to be linked already, the conversation
-// names the contact (ContactSpec.ID) or WithRecreateContacts allows it. An
+// cancelled, so its id is recorded; and right before the request leaves
+// (after the rate-limit wait and any back-off) the checkpoint records that
+// the creation was asked for, and when. When the answer never arrives (lost
+// on the network, a 5xx, a kill in between), the importer searches amoCRM
+// (CRMClient.FindContacts, by the contact's phone, e-mail or name) for
+// contacts created since then that fit the ContactSpec and are linked to no
+// chat: exactly one is adopted and linked; none means nothing was created,
+// and the contact is created (by the next run, when the answer was lost in
+// this one, as amoCRM may not show it yet). Only an ambiguous or failed
+// search fails the conversation, with ErrContactUnconfirmed naming the
+// candidates; later runs search again, and the conversation can name its
+// contact (ContactSpec.ID) or WithRecreateContacts allow a new one. An
 // Importer is safe for concurrent use.
 type Importer struct {
 	chats *Client
@@ -183,10 +189,10 @@ func WithNotifyNewest(on bool) ImportOption {
 }
 
 // WithRecreateContacts lets the importer create the contact of a
-// conversation whose earlier contact creation was never confirmed (see
-// ErrContactUnconfirmed), accepting that amoCRM may then hold the contact
-// twice. Prefer finding the contact in amoCRM and naming it with
-// ContactSpec.ID.
+// conversation whose earlier contact creation was never confirmed and that a
+// search of amoCRM cannot settle (see ErrContactUnconfirmed), accepting that
+// amoCRM may then hold the contact twice. Prefer finding the contact in
+// amoCRM and naming it with ContactSpec.ID.
 func WithRecreateContacts(on bool) ImportOption {
 	return func(c *importConfig) error {
 		c.recreate = on
@@ -195,12 +201,15 @@ func WithRecreateContacts(on bool) ImportOption {
 }
 
 // ErrContactUnconfirmed reports a conversation whose contact amoCRM may have
-// created without the importer learning its id: the answer to the creation
-// was lost (a network error, a 5xx, a kill before the checkpoint write). The
-// importer does not create that contact again by itself, as it could then
-// exist twice: find it in amoCRM and set "contact": {"id": N} in the
-// conversation, or allow a new one with WithRecreateContacts. A
-// *ConversationError wraps it, naming the conversation.
+// created without the importer learning its id (the answer to the creation
+// was lost: a network error, a 5xx, a kill before the checkpoint write), and
+// that a search of amoCRM could not settle: several contacts created since
+// fit it (the error names their ids), the search failed, or the checkpoint
+// does not say when the request left. The importer does not create that
+// contact again by itself, as it could then exist twice: set "contact":
+// {"id": N} in the conversation, or allow a new one with
+// WithRecreateContacts. A *ConversationError wraps it, naming the
+// conversation.
 var ErrContactUnconfirmed = errors.New("amojo: the contact's creation was never confirmed")
 
 // WithVerify turns the final history check on (the default) or off. With it

@@ -62,7 +62,9 @@ const (
 // "message" is the chats API's own message object; see DecodeContent for
 // every kind. "time" is RFC 3339; "timestamp" (unix seconds) or
 // "msec_timestamp" (unix milliseconds) may be given instead. "contact" may
-// instead name an existing contact: {"id": 3102959}.
+// instead name an existing contact: {"id": 3102959}. A key not shown here
+// (nor listed by DecodeContent) is an error, so a typo such as "mesages"
+// is caught rather than ignored.
 type Conversation struct {
 	ID       string                `json:"conversation_id"`
 	Client   Participant           `json:"client"`
@@ -107,7 +109,7 @@ type ConversationMessage struct {
 // wireConversationMessage is the JSON shape of a ConversationMessage.
 type wireConversationMessage struct {
 	MsgID         string          `json:"msgid"`
-	Time          *time.Time      `json:"time,omitempty"`
+	Time          json.RawMessage `json:"time,omitempty"` // RFC 3339, read by parseMessageTime
 	Timestamp     int64           `json:"timestamp,omitempty"`
 	MsecTimestamp int64           `json:"msec_timestamp,omitempty"`
 	From          Direction       `json:"from"`
@@ -117,7 +119,8 @@ type wireConversationMessage struct {
 
 // UnmarshalJSON reads a message in the shape documented on Conversation. A
 // "message" object that is not a valid message kind is a *ValidationError
-// naming the field, such as "Content.Text".
+// naming the field, such as "Content.Text"; a "time" that is not RFC 3339 is
+// one for "Time".
 func (m *ConversationMessage) UnmarshalJSON(data []byte) error {
 	var w wireConversationMessage
 	if err := json.Unmarshal(data, &w); err != nil {
@@ -125,8 +128,12 @@ func (m *ConversationMessage) UnmarshalJSON(data []byte) error {
 	}
 	*m = ConversationMessage{MsgID: w.MsgID, From: w.From, Sender: w.Sender}
 	switch {
-	case w.Time != nil:
-		m.Time = *w.Time
+	case len(w.Time) > 0 && string(w.Time) != "null":
+		t, err := parseMessageTime(w.Time)
+		if err != nil {
+			return err
+		}
+		m.Time = t
 	case w.MsecTimestamp != 0:
 		m.Time = time.UnixMilli(w.MsecTimestamp).UTC()
 	case w.Timestamp != 0:
@@ -143,13 +150,53 @@ func (m *ConversationMessage) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// timeExpected says what a message's time may be.
+const timeExpected = `must be RFC 3339, e.g. 2020-08-03T16:06:48Z (or give "timestamp" in unix seconds or "msec_timestamp" in milliseconds instead)`
+
+// parseMessageTime reads the "time" of a message: an RFC 3339 string.
+func parseMessageTime(raw json.RawMessage) (time.Time, error) {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return time.Time{}, invalid("Time", timeExpected+", not "+jsonKind(raw))
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, invalid("Time", timeExpected+", not "+strconv.Quote(s))
+	}
+	return t, nil
+}
+
+// jsonKind names the kind of a JSON value ("a number", "an object", …).
+func jsonKind(raw []byte) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "true or false"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
 // MarshalJSON writes the message in the shape UnmarshalJSON reads, with the
 // time in RFC 3339 (milliseconds kept).
 func (m ConversationMessage) MarshalJSON() ([]byte, error) {
 	w := wireConversationMessage{MsgID: m.MsgID, From: m.From, Sender: m.Sender}
 	if !m.Time.IsZero() {
-		t := m.Time.UTC()
-		w.Time = &t
+		t, err := m.Time.UTC().MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		w.Time = t
 	}
 	if !isNilContent(m.Content) {
 		raw, err := json.Marshal(m.Content.wire())
@@ -190,6 +237,10 @@ func DecodeContent(raw []byte) (Content, error) {
 		Contact       *ContactInfo `json:"contact"`
 	}
 	if err := json.Unmarshal(raw, &w); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return nil, typeProblem(te)
+		}
 		return nil, invalid("", "not a message object: "+jsonProblem(err))
 	}
 	if !(w.MediaDuration >= 0 && w.MediaDuration < 1e9) {
@@ -241,8 +292,8 @@ func jsonProblem(err error) string {
 // ConversationError reports a problem with one conversation: invalid input,
 // or a step of its import that failed. It names the conversation, and the
 // message when one is concerned; Line is the line of a JSON Lines input (0
-// when unknown) and Index the conversation's position in a batch (-1 when
-// unknown). Err is the cause: a *ValidationError, an *APIError, a
+// when unknown; in a single document, the line of a key the format does not
+// have) and Index the conversation's position in a batch (-1 when unknown). Err is the cause: a *ValidationError, an *APIError, a
 // *BatchError, a context error… errors.As and errors.Is see through to it.
 type ConversationError struct {
 	ConversationID string
@@ -415,9 +466,12 @@ func (m *ConversationMessage) message(c *Conversation, botRefID string) Message 
 const MaxConversationLine = 16 << 20
 
 // ReadConversation reads one conversation in the JSON shape documented on
-// Conversation and validates it. A malformed document or a broken rule is a
-// *ConversationError naming the conversation (when its id could be read)
-// and the message.
+// Conversation and validates it. A malformed document, a key the format
+// does not have or a broken rule is a *ConversationError naming the
+// conversation (when its id could be read) and the message; its
+// *ValidationError names the JSON path the document uses, such as
+// "messages[2].message.file_name" (Conversation.Validate, for a
+// conversation built in Go, names the Go path "Messages[2].Content.FileName").
 func ReadConversation(r io.Reader) (*Conversation, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxConversationLine+1))
 	if err != nil {
@@ -435,6 +489,12 @@ func decodeConversationLine(data []byte, line int) (*Conversation, error) {
 	fail := func(id, msgID string, err error) (*Conversation, error) {
 		return nil, &ConversationError{ConversationID: id, MsgID: msgID, Line: line, Index: -1, Step: "read", Err: err}
 	}
+	if ke := checkKeys(data); ke != nil {
+		if line == 0 {
+			line = ke.line
+		}
+		return fail(peekString(data, "conversation_id"), "", invalid(ke.path, "unknown key (the keys here are "+ke.known+")"))
+	}
 	var w struct {
 		ID       string            `json:"conversation_id"`
 		Client   Participant       `json:"client"`
@@ -444,7 +504,7 @@ func decodeConversationLine(data []byte, line int) (*Conversation, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&w); err != nil {
-		return fail(peekString(data, "conversation_id"), "", decodeProblem(err))
+		return fail(peekString(data, "conversation_id"), "", withJSONPaths(decodeProblem(err)))
 	}
 	if dec.More() {
 		return fail(w.ID, "", errors.New("amojo: invalid JSON: more than one value (use a JSON Lines file for many conversations)"))
@@ -452,13 +512,14 @@ func decodeConversationLine(data []byte, line int) (*Conversation, error) {
 	c := &Conversation{ID: w.ID, Client: w.Client, Source: w.Source, Contact: w.Contact, Messages: make([]ConversationMessage, len(w.Messages))}
 	for i, raw := range w.Messages {
 		if err := json.Unmarshal(raw, &c.Messages[i]); err != nil {
-			return fail(w.ID, peekString(raw, "msgid"), within(fmt.Sprintf("Messages[%d]", i), decodeProblem(err)))
+			return fail(w.ID, peekString(raw, "msgid"), withJSONPaths(within(fmt.Sprintf("Messages[%d]", i), decodeProblem(err))))
 		}
 	}
 	if err := c.Validate(); err != nil {
 		var ce *ConversationError
 		if errors.As(err, &ce) {
 			ce.Line = line
+			ce.Err = withJSONPaths(ce.Err)
 		}
 		return nil, err
 	}
@@ -474,7 +535,7 @@ func decodeProblem(err error) error {
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && te.Field != "" {
-		return invalid(te.Field, "must be a JSON "+te.Value+" (not "+jsonType(te.Type.String())+")")
+		return typeProblem(te)
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
@@ -487,6 +548,20 @@ func decodeProblem(err error) error {
 		return errors.New("amojo: invalid JSON: unexpected end of input")
 	}
 	return fmt.Errorf("amojo: invalid JSON: %s", jsonProblem(err))
+}
+
+// typeProblem describes a JSON value of the wrong type, naming its key.
+func typeProblem(te *json.UnmarshalTypeError) error {
+	given := te.Value
+	switch given {
+	case "object", "array":
+		given = "an " + given
+	case "bool":
+		given = "true or false"
+	default:
+		given = "a " + given
+	}
+	return invalid(te.Field, "must be "+jsonType(te.Type.String())+", not "+given)
 }
 
 // jsonType names a Go type in JSON words.
@@ -524,7 +599,8 @@ func peekString(data []byte, key string) string {
 // are skipped. Lines are read one at a time (at most MaxConversationLine
 // bytes each), so memory does not grow with the input. A line that does not
 // decode or validate yields a *ConversationError with its line number and
-// reading goes on with the next line; a read error of r (or an overlong line)
+// reading goes on with the next line (errors name JSON paths, as with
+// ReadConversation); a read error of r (or an overlong line)
 // is yielded once and ends the sequence. Breaking out of the loop stops
 // reading.
 func ReadConversations(r io.Reader) iter.Seq2[*Conversation, error] {

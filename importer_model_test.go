@@ -159,22 +159,31 @@ func TestReadConversationErrors(t *testing.T) {
 		{"malformed", `{"conversation_id":"c-1","client":`, `amojo: conversation: invalid JSON: unexpected end of input`, ""},
 		{"empty", ``, "amojo: conversation: empty document", ""},
 		{"two values", validLine + validLine, `amojo: conversation "c-1": invalid JSON: more than one value (use a JSON Lines file for many conversations)`, ""},
-		{"no id", `{"client":{"id":"u","name":"A"},"messages":[]}`, `amojo: conversation: invalid ID: required`, "ID"},
-		{"no client name", strings.Replace(validLine, `"name":"Ann"`, `"name":""`, 1), `amojo: conversation "c-1": invalid Client.Name: required`, "Client.Name"},
-		{"no messages", `{"conversation_id":"c-1","client":{"id":"u","name":"A"}}`, `amojo: conversation "c-1": invalid Messages: empty`, "Messages"},
-		{"empty text", strings.Replace(validLine, `"text":"hello"`, `"text":""`, 1), `amojo: conversation "c-1", message "m-2": invalid Messages[1].Content.Text: required`, "Messages[1].Content.Text"},
-		{"unknown type", strings.Replace(validLine, `"type":"text","text":"bye"`, `"type":"gif"`, 1), `amojo: conversation "c-1", message "m-3": invalid Messages[2].Content.Type: unknown message type "gif"`, "Messages[2].Content.Type"},
-		{"no msgid", strings.Replace(validLine, `"msgid":"m-2",`, ``, 1), `amojo: conversation "c-1": invalid Messages[1].MsgID: required`, "Messages[1].MsgID"},
-		{"duplicate msgid", strings.Replace(validLine, `"msgid":"m-2"`, `"msgid":"m-1"`, 1), `amojo: conversation "c-1", message "m-1": invalid Messages[1].MsgID: duplicate of Messages[0]`, "Messages[1].MsgID"},
-		{"no time", strings.Replace(validLine, `"timestamp":1704164646,`, ``, 1), `amojo: conversation "c-1", message "m-2": invalid Messages[1].Time: required`, "Messages[1].Time"},
-		{"bad time", strings.Replace(validLine, `"2024-01-02T03:04:05Z"`, `"yesterday"`, 1), `amojo: conversation "c-1", message "m-1": `, ""},
-		{"no direction", strings.Replace(validLine, `"from":"client",`, ``, 1), `amojo: conversation "c-1", message "m-1": invalid Messages[0].From: required: "client", "manager" or "bot"`, "Messages[0].From"},
-		{"bad direction", strings.Replace(validLine, `"from":"client"`, `"from":"customer"`, 1), `amojo: conversation "c-1", message "m-1": invalid Messages[0].From: must be "client", "manager" or "bot", not "customer"`, "Messages[0].From"},
-		{"manager without ref", strings.Replace(validLine, `"ref_id":"r-1",`, ``, 1), `amojo: conversation "c-1", message "m-2": invalid Messages[1].Sender.RefID: required for a manager message (the CRM user's amojo_id)`, "Messages[1].Sender.RefID"},
-		{"no content", strings.Replace(validLine, `,"message":{"type":"text","text":"hi"}`, ``, 1), `amojo: conversation "c-1", message "m-1": invalid Messages[0].Content: required (the "message" object)`, "Messages[0].Content"},
-		{"wrong json type", strings.Replace(validLine, `"msgid":"m-1"`, `"msgid":1`, 1), `amojo: conversation "c-1": invalid Messages[0].msgid: must be a JSON number (not a string)`, "Messages[0].msgid"},
-		{"bad contact", strings.Replace(validLine, `"messages"`, `"contact":{"phones":[""]},"messages"`, 1), `amojo: conversation "c-1": invalid Contact.Phones[0]: empty`, "Contact.Phones[0]"},
-		{"bad source", strings.Replace(validLine, `"messages"`, `"source":{"external_id":"ы"},"messages"`, 1), `amojo: conversation "c-1": invalid Source.ExternalID: only printable ASCII characters and spaces are allowed`, "Source.ExternalID"},
+		{"no id", `{"client":{"id":"u","name":"A"},"messages":[]}`, `amojo: conversation: invalid conversation_id: required`, "conversation_id"},
+		{"no client name", strings.Replace(validLine, `"name":"Ann"`, `"name":""`, 1), `amojo: conversation "c-1": invalid client.name: required`, "client.name"},
+		{"no messages", `{"conversation_id":"c-1","client":{"id":"u","name":"A"}}`, `amojo: conversation "c-1": invalid messages: empty`, "messages"},
+		{"empty text", strings.Replace(validLine, `"text":"hello"`, `"text":""`, 1), `amojo: conversation "c-1", message "m-2": invalid messages[1].message.text: required`, "messages[1].message.text"},
+		{"unknown type", strings.Replace(validLine, `"type":"text","text":"bye"`, `"type":"gif"`, 1), `amojo: conversation "c-1", message "m-3": invalid messages[2].message.type: unknown message type "gif"`, "messages[2].message.type"},
+		{"no msgid", strings.Replace(validLine, `"msgid":"m-2",`, ``, 1), `amojo: conversation "c-1": invalid messages[1].msgid: required`, "messages[1].msgid"},
+		{"duplicate msgid", strings.Replace(validLine, `"msgid":"m-2"`, `"msgid":"m-1"`, 1), `amojo: conversation "c-1", message "m-1": invalid messages[1].msgid: duplicate of messages[0]`, "messages[1].msgid"},
+		{"no time", strings.Replace(validLine, `"timestamp":1704164646,`, ``, 1), `amojo: conversation "c-1", message "m-2": invalid messages[1].time: required`, "messages[1].time"},
+		{"bad time", strings.Replace(validLine, `"2024-01-02T03:04:05Z"`, `"yesterday"`, 1), `amojo: conversation "c-1", message "m-1": invalid messages[0].time: must be RFC 3339, e.g. 2020-08-03T16:06:48Z (or give "timestamp" in unix seconds or "msec_timestamp" in milliseconds instead), not "yesterday"`, "messages[0].time"},
+		{"no direction", strings.Replace(validLine, `"from":"client",`, ``, 1), `amojo: conversation "c-1", message "m-1": invalid messages[0].from: required: "client", "manager" or "bot"`, "messages[0].from"},
+		{"bad direction", strings.Replace(validLine, `"from":"client"`, `"from":"customer"`, 1), `amojo: conversation "c-1", message "m-1": invalid messages[0].from: must be "client", "manager" or "bot", not "customer"`, "messages[0].from"},
+		{"manager without ref", strings.Replace(validLine, `"ref_id":"r-1",`, ``, 1), `amojo: conversation "c-1", message "m-2": invalid messages[1].sender.ref_id: required for a manager message (the CRM user's amojo_id)`, "messages[1].sender.ref_id"},
+		{"no content", strings.Replace(validLine, `,"message":{"type":"text","text":"hi"}`, ``, 1), `amojo: conversation "c-1", message "m-1": invalid messages[0].message: required (the "message" object)`, "messages[0].message"},
+		{"wrong json type", strings.Replace(validLine, `"msgid":"m-1"`, `"msgid":1`, 1), `amojo: conversation "c-1": invalid messages[0].msgid: must be a string, not a number`, "messages[0].msgid"},
+		{"bad contact", strings.Replace(validLine, `"messages"`, `"contact":{"phones":[""]},"messages"`, 1), `amojo: conversation "c-1": invalid contact.phones[0]: empty`, "contact.phones[0]"},
+		{"bad source", strings.Replace(validLine, `"messages"`, `"source":{"external_id":"ы"},"messages"`, 1), `amojo: conversation "c-1": invalid source.external_id: only printable ASCII characters and spaces are allowed`, "source.external_id"},
+		// Keys the format does not have are errors, named with their path.
+		{"unknown key", strings.Replace(validLine, `"messages"`, `"mesages"`, 1), `amojo: conversation "c-1" (line 1): invalid mesages: unknown key (the keys here are conversation_id, client, source, contact, messages)`, "mesages"},
+		{"unknown message key", strings.Replace(validLine, `"from":"bot"`, `"from":"bot","silent":true`, 1), `amojo: conversation "c-1" (line 1): invalid messages[2].silent: unknown key (the keys here are msgid, time, timestamp, msec_timestamp, from, sender, message)`, "messages[2].silent"},
+		{"unknown content key", strings.Replace(validLine, `"text":"hello"`, `"text":"hello","file_nam":"a.png"`, 1), `amojo: conversation "c-1" (line 1): invalid messages[1].message.file_nam: unknown key (the keys here are type, text, media, file_name, file_size, media_duration, sticker_id, location, contact, id, client_id, thumbnail)`, "messages[1].message.file_nam"},
+		{"unknown client key", strings.Replace(validLine, `"name":"Ann"`, `"name":"Ann","profile":{"phone":"1","skype":"x"}`, 1), `amojo: conversation "c-1" (line 1): invalid client.profile.skype: unknown key (the keys here are phone, email)`, "client.profile.skype"},
+		{"unknown key on its line", "{\n  \"conversation_id\": \"c-1\",\n  \"client\": {\"id\": \"u\", \"name\": \"A\"},\n  \"mesages\": []\n}", `amojo: conversation "c-1" (line 4): invalid mesages: unknown key`, "mesages"},
+		{"time not a string", strings.Replace(validLine, `"2024-01-02T03:04:05Z"`, `1704164645`, 1), `amojo: conversation "c-1", message "m-1": invalid messages[0].time: must be RFC 3339, e.g. 2020-08-03T16:06:48Z (or give "timestamp" in unix seconds or "msec_timestamp" in milliseconds instead), not a number`, "messages[0].time"},
+		{"content of the wrong type", strings.Replace(validLine, `"text":"hello"`, `"text":5`, 1), `amojo: conversation "c-1", message "m-2": invalid messages[1].message.text: must be a string, not a number`, "messages[1].message.text"},
+		{"location field", strings.Replace(validLine, `"type":"text","text":"bye"`, `"type":"location","location":{"lon":500,"lat":1}`, 1), `amojo: conversation "c-1", message "m-3": invalid messages[2].message.location.lon: must be within [-180, 180]`, "messages[2].message.location.lon"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -242,7 +251,7 @@ func TestReadConversationsLines(t *testing.T) {
 		t.Errorf("ids = %v", ids)
 	}
 	wantErrs := []string{
-		`amojo: conversation "c-2" (line 3): invalid Client.Name: required`,
+		`amojo: conversation "c-2" (line 3): invalid client.name: required`,
 		`amojo: conversation (line 5): invalid JSON at byte 2: invalid character 'n' looking for beginning of object key string`,
 	}
 	if fmt.Sprint(errs) != fmt.Sprint(wantErrs) {
@@ -369,6 +378,8 @@ func FuzzReadConversation(f *testing.F) {
 	f.Add([]byte(shortLine))
 	f.Add([]byte(`{"conversation_id":"x","messages":[{"message":{"type":"location","location":{"lon":1e999}}}]}`))
 	f.Add([]byte(`{"conversation_id":"c","client":{"id":"u","name":"n"},"messages":[{"msgid":"m","time":"2024-01-01T00:00:00Z","from":"bot","message":{"type":"voice","media":"http://a/b","media_duration":-1e300}}]}`))
+	f.Add([]byte("{\n \"conversation_id\":\"c\",\"cli\\u0065nt\":{\"id\":\"u\",\"name\":\"n\",\"x\":[1,{\"y\":null}]},\n\"mesages\":[]}"))
+	f.Add([]byte(`{"conversation_id":"c","client":{"id":"u","name":"n"},"messages":[{"msgid":"m","time":"yesterday","from":"client","message":{"type":"text","text":"hi","extra":true}}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := ReadConversation(bytes.NewReader(data))
 		if err != nil {
@@ -413,6 +424,51 @@ func FuzzReadConversations(f *testing.F) {
 		}
 		if n > lines {
 			t.Fatalf("%d results from %d lines", n, lines)
+		}
+	})
+}
+
+// FuzzCheckKeys compares the key scan of conversation documents with a
+// walk of what encoding/json decodes: on valid JSON both find an unknown
+// key, or neither does; on any input the scan does not panic.
+func FuzzCheckKeys(f *testing.F) {
+	f.Add([]byte(validLine))
+	f.Add([]byte(`{"conversation_id":"c","Messages":[{"MSGID":"m","message":{"type":"text","location":{"lat":1,"alt":2}}}]}`))
+	f.Add([]byte(`{"client":{"profile":{"ph\u006fne":"1"}},"messages":[[{"x":1}],"s",5,null]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ke := checkKeys(data)
+		var v any
+		if json.Unmarshal(data, &v) != nil {
+			return
+		}
+		var unknown func(v any, n *jsonNode) bool
+		unknown = func(v any, n *jsonNode) bool {
+			switch v := v.(type) {
+			case map[string]any:
+				for key, val := range v {
+					var below *jsonNode
+					if n != nil {
+						k, ok := n.byJSON([]byte(key))
+						if !ok {
+							return true
+						}
+						below = k.node
+					}
+					if unknown(val, below) {
+						return true
+					}
+				}
+			case []any:
+				for _, val := range v {
+					if unknown(val, n) {
+						return true
+					}
+				}
+			}
+			return false
+		}
+		if want := unknown(v, conversationNode); want != (ke != nil) {
+			t.Fatalf("scan found %+v, the decoded walk found an unknown key: %v", ke, want)
 		}
 	})
 }

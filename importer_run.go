@@ -18,6 +18,8 @@ type importJob struct {
 	err   *ConversationError
 	// claimed: the job holds its conversation id in Importer.active.
 	claimed bool
+	// lostCause is why the answer to its contact's creation never arrived.
+	lostCause error
 }
 
 // importRun is one call of ImportConversation or ImportAll.
@@ -33,11 +35,14 @@ type importRun struct {
 	fatal    error
 	first    *ConversationError
 	claimed  map[string]bool // conversation ids this run holds; guarded by im.activeMu
+	// taken holds the contacts this run adopted for a conversation after a
+	// search (prepare runs one chunk at a time, so it needs no lock).
+	taken map[int64]bool
 }
 
 func (im *Importer) newRun(ctx context.Context) *importRun {
 	ctx, cancel := context.WithCancelCause(ctx)
-	return &importRun{im: im, ctx: ctx, cancel: cancel, sem: make(chan struct{}, im.cfg.concurrency), claimed: make(map[string]bool)}
+	return &importRun{im: im, ctx: ctx, cancel: cancel, sem: make(chan struct{}, im.cfg.concurrency), claimed: make(map[string]bool), taken: make(map[int64]bool)}
 }
 
 // stop ends the run and frees the conversations it still holds.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -772,9 +773,12 @@ func TestImportWithoutVerify(t *testing.T) {
 }
 
 // TestImportLostContactAnswer loses amoCRM's answer to a contact creation:
-// amoCRM created the contacts, the importer never learned their ids. The
-// conversations fail with ErrContactUnconfirmed, and later runs do not
-// create their contacts again unless told which contact to use or allowed to.
+// amoCRM created the contacts, the importer never learned their ids. It
+// finds them by searching amoCRM (contacts created since it sent the
+// request that fit the conversation) and links them: no conversation fails
+// and no contact is created twice. (An earlier version failed these
+// conversations with ErrContactUnconfirmed on every run until told which
+// contact to use.)
 func TestImportLostContactAnswer(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t)
@@ -790,54 +794,31 @@ func TestImportLostContactAnswer(t *testing.T) {
 		im := newImporter(t, srv, nil, append([]amojo.ImportOption{amojo.WithCheckpoint(cp)}, opts...)...)
 		return im.ImportAll(t.Context(), amojo.ConversationsOf(convs))
 	}
-	checkUnconfirmed := func(res *amojo.BatchResult, err error) {
-		t.Helper()
-		if !errors.Is(err, amojo.ErrContactUnconfirmed) || res.ConversationsFailed != 2 || res.ConversationsDone != 2 {
-			t.Fatalf("err = %v, result %+v", err, res.Progress)
-		}
-		var ids []string
-		for _, f := range res.Failures {
-			if !errors.Is(f, amojo.ErrContactUnconfirmed) || f.Step != "create contact" {
-				t.Errorf("failure %v", f)
-			}
-			ids = append(ids, f.ConversationID)
-		}
-		slices.Sort(ids)
-		if !slices.Equal(ids, []string{"conv-0", "conv-2"}) {
-			t.Errorf("failed conversations %v", ids)
-		}
-	}
 
 	srv.DropNextResponse(amojotest.RouteContacts, 1)
 	res, err := run()
-	checkUnconfirmed(res, err)
-	if !strings.Contains(err.Error(), "may have created the contact") {
-		t.Errorf("err = %v", err)
+	if err != nil || res.ConversationsDone != 4 || res.ConversationsFailed != 0 {
+		t.Fatalf("err = %v, result %+v", err, res.Progress)
 	}
-	if n := len(srv.Contacts()); n != 2 {
-		t.Fatalf("%d contacts after the lost answer, want 2", n)
-	}
-
-	// A second run asks nothing of amoCRM's contacts: they may exist.
-	res, err = run()
-	checkUnconfirmed(res, err)
-	if !strings.Contains(err.Error(), `set "contact": {"id": N}`) {
-		t.Errorf("err = %v", err)
+	created := srv.Contacts()
+	if len(created) != 2 {
+		t.Fatalf("%d contacts after the lost answer, want 2", len(created))
 	}
 	if n := len(srv.RequestsTo(amojotest.RouteContacts)); n != 1 {
 		t.Errorf("%d contact requests, want 1", n)
 	}
-
-	// The user names the contact amoCRM created for conv-0 and allows a
-	// new one for conv-2.
-	created := srv.Contacts()
-	convs[0].Contact = &amojo.ContactSpec{ID: int64(created[0].ID)}
-	res, err = run(amojo.WithRecreateContacts(true))
-	if err != nil || res.ConversationsDone != 4 {
-		t.Fatalf("err = %v, result %+v", err, res.Progress)
+	// One search per conversation, by its phone, from about when the
+	// request left.
+	finds := srv.RequestsTo(amojotest.RouteFindContacts)
+	sent := srv.RequestsTo(amojotest.RouteContacts)[0].Time
+	for i, f := range finds {
+		from, _ := strconv.ParseInt(f.Query.Get("filter[created_at][from]"), 10, 64)
+		if q := f.Query.Get("query"); q != fmt.Sprintf("+7900%07d", 2*i) || from > sent.Unix() || from < sent.Add(-2*time.Minute).Unix() {
+			t.Errorf("search %s (request sent at %d)", f.RawQuery, sent.Unix())
+		}
 	}
-	if n := len(srv.Contacts()); n != 3 {
-		t.Errorf("%d contacts, want 3", n)
+	if len(finds) != 2 {
+		t.Errorf("%d searches, want 2", len(finds))
 	}
 	linkOf := map[string]int{}
 	for _, l := range srv.Links() {
@@ -845,8 +826,16 @@ func TestImportLostContactAnswer(t *testing.T) {
 	}
 	chat0, _ := srv.ChatByConversation(srv.ScopeID(), "conv-0")
 	chat2, _ := srv.ChatByConversation(srv.ScopeID(), "conv-2")
-	if linkOf[chat0.ID] != created[0].ID || linkOf[chat2.ID] == 0 || linkOf[chat2.ID] == created[1].ID {
-		t.Errorf("links %v", linkOf)
+	if linkOf[chat0.ID] != created[0].ID || linkOf[chat2.ID] != created[1].ID {
+		t.Errorf("links %v, contacts %+v", linkOf, created)
+	}
+	checkImported(t, srv, convs)
+
+	// A second run finds everything done (it only connects).
+	srv.ResetRequests()
+	res, err = run()
+	if err != nil || res.ConversationsSkipped != 4 || len(srv.Requests()) != 2 {
+		t.Errorf("second run: %v %+v, %d requests", err, res.Progress, len(srv.Requests()))
 	}
 }
 

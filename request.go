@@ -77,6 +77,11 @@ type request struct {
 	// contacts. Such a call is retried only after a 429, which amoCRM answers
 	// without doing anything.
 	notIdempotent bool
+	// beforeSend, when set, is called right before each attempt is sent:
+	// after the rate-limit wait and any back-off, with the request signed,
+	// and given the client's clock. Its error ends the call with that
+	// attempt unsent.
+	beforeSend func(ctx context.Context, now time.Time) error
 }
 
 // do runs req and returns the final HTTP status. Any status outside 2xx is
@@ -172,6 +177,11 @@ func (r *requester) attempt(ctx context.Context, req request, fullURL, signedPat
 	if err := checkHeaders(hreq.Header); err != nil {
 		// net/http would refuse it before dialling: no retry can cure it.
 		return 0, fmt.Errorf("amojo: %s %s: %w", req.method, signedPath, err)
+	}
+	if req.beforeSend != nil {
+		if err := req.beforeSend(ctx, r.o.now()); err != nil {
+			return 0, fmt.Errorf("amojo: %s %s: %w", req.method, signedPath, err)
+		}
 	}
 	resp, err := r.hc.Do(hreq)
 	if err != nil {

@@ -122,6 +122,19 @@ func (s *Server) restRoute(route Route, h restHandler) http.Handler {
 
 func link(href string) map[string]any { return map[string]any{"href": href} }
 
+// pageLinks are the _links of a page of a list: self, next when more
+// follows, prev after the first page.
+func pageLinks(pageURL func(page int) string, page int, more bool) map[string]any {
+	links := map[string]any{"self": link(pageURL(page))}
+	if more {
+		links["next"] = link(pageURL(page + 1))
+	}
+	if page > 1 {
+		links["prev"] = link(pageURL(page - 1))
+	}
+	return links
+}
+
 // withSet reads the with= parameter (comma-separated, repeatable).
 func withSet(q url.Values) map[string]bool {
 	set := map[string]bool{}
@@ -205,18 +218,11 @@ func (s *Server) handleUsers(r *http.Request, base string, acc *account, _ []byt
 		}
 		return base + "/api/v4/users?" + v.Encode()
 	}
-	links := map[string]any{"self": link(pageURL(page))}
-	if to < total {
-		links["next"] = link(pageURL(page + 1))
-	}
-	if page > 1 {
-		links["prev"] = link(pageURL(page - 1))
-	}
 	return restResult{status: http.StatusOK, body: map[string]any{
 		"_total_items": total,
 		"_page":        page,
 		"_page_count":  (total + limit - 1) / limit,
-		"_links":       links,
+		"_links":       pageLinks(pageURL, page, to < total),
 		"_embedded":    map[string]any{"users": users},
 	}}
 }
@@ -582,4 +588,144 @@ func (s *Server) handleListLinks(r *http.Request, _ string, acc *account, _ []by
 		"_total_items": len(out),
 		"_embedded":    map[string]any{"chats": out},
 	}}
+}
+
+// RouteFindContacts is GET /api/v4/contacts, the contact search.
+const RouteFindContacts Route = "find_contacts"
+
+// maxContactsLimit is the largest page of GET /api/v4/contacts.
+const maxContactsLimit = 250
+
+// handleFindContacts lists the account's contacts, oldest first: query
+// (case-insensitive, within the name, first and last name, phones and
+// e-mails; a phone also matches by its digits), filter[created_at][from]
+// and [to] (unix seconds, inclusive), page and limit (50 by default, at most
+// 250). Nothing found, or a page past the last, answers 204.
+func (s *Server) handleFindContacts(r *http.Request, base string, acc *account, _ []byte) restResult {
+	q := r.URL.Query()
+	page, limit := 1, 50
+	for _, p := range []struct {
+		key      string
+		dst      *int
+		min, max int
+	}{{"page", &page, 1, 1 << 30}, {"limit", &limit, 1, maxContactsLimit}} {
+		if v := q.Get(p.key); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < p.min || n > p.max {
+				return problem(http.StatusBadRequest, "%s must be an integer from %d to %d", p.key, p.min, p.max)
+			}
+			*p.dst = n
+		}
+	}
+	var from, to int64 = 0, 1<<63 - 1
+	for key, dst := range map[string]*int64{"filter[created_at][from]": &from, "filter[created_at][to]": &to} {
+		if v := q.Get(key); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return problem(http.StatusBadRequest, "%s must be a unix time", key)
+			}
+			*dst = n
+		}
+	}
+	query := strings.ToLower(strings.TrimSpace(q.Get("query")))
+	var found []*Contact
+	for _, ct := range acc.contacts {
+		if at := ct.CreatedAt.Unix(); at >= from && at <= to && contactMatches(ct, query) {
+			found = append(found, ct)
+		}
+	}
+	if page-1 >= (len(found)+limit-1)/limit {
+		return restResult{status: http.StatusNoContent}
+	}
+	start := (page - 1) * limit
+	end := min(start+limit, len(found))
+	items := make([]map[string]any, 0, end-start)
+	for _, ct := range found[start:end] {
+		items = append(items, contactJSON(base, ct))
+	}
+	pageURL := func(p int) string {
+		v := url.Values{}
+		for k, vs := range q {
+			v[k] = vs
+		}
+		v.Set("page", strconv.Itoa(p))
+		v.Set("limit", strconv.Itoa(limit))
+		return base + "/api/v4/contacts?" + v.Encode()
+	}
+	return restResult{status: http.StatusOK, body: map[string]any{
+		"_page":     page,
+		"_links":    pageLinks(pageURL, page, end < len(found)),
+		"_embedded": map[string]any{"contacts": items},
+	}}
+}
+
+// contactMatches reports whether query (lower case) is found in ct.
+func contactMatches(ct *Contact, query string) bool {
+	if query == "" {
+		return true
+	}
+	for _, v := range []string{ct.Name, ct.FirstName, ct.LastName} {
+		if strings.Contains(strings.ToLower(v), query) {
+			return true
+		}
+	}
+	digits := onlyDigits(query)
+	for _, p := range ct.Phones {
+		if strings.Contains(strings.ToLower(p.Value), query) || digits != "" && strings.Contains(onlyDigits(p.Value), digits) {
+			return true
+		}
+	}
+	for _, e := range ct.Emails {
+		if strings.Contains(strings.ToLower(e.Value), query) {
+			return true
+		}
+	}
+	return false
+}
+
+func onlyDigits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+}
+
+// contactJSON is a contact as GET /api/v4/contacts shows it.
+func contactJSON(base string, ct *Contact) map[string]any {
+	var fields []map[string]any
+	for _, f := range []struct {
+		id         int
+		code, name string
+		values     []FieldValue
+	}{{PhoneFieldID, "PHONE", "Телефон", ct.Phones}, {EmailFieldID, "EMAIL", "Email", ct.Emails}} {
+		if len(f.values) == 0 {
+			continue
+		}
+		values := make([]map[string]any, len(f.values))
+		for i, v := range f.values {
+			values[i] = map[string]any{"value": v.Value, "enum_code": v.EnumCode}
+		}
+		fields = append(fields, map[string]any{"field_id": f.id, "field_name": f.name, "field_code": f.code, "field_type": "multitext", "values": values})
+	}
+	tags := make([]map[string]any, len(ct.Tags))
+	for i, t := range ct.Tags {
+		tags[i] = map[string]any{"name": t}
+	}
+	at := ct.CreatedAt.Unix()
+	return map[string]any{
+		"id":                   ct.ID,
+		"name":                 ct.Name,
+		"first_name":           ct.FirstName,
+		"last_name":            ct.LastName,
+		"responsible_user_id":  ct.ResponsibleUserID,
+		"group_id":             0,
+		"created_at":           at,
+		"updated_at":           at,
+		"is_deleted":           false,
+		"custom_fields_values": fields, // null without phones and e-mails, as amoCRM answers
+		"_links":               map[string]any{"self": link(fmt.Sprintf("%s/api/v4/contacts/%d", base, ct.ID))},
+		"_embedded":            map[string]any{"tags": tags},
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amojo-go/amojo"
 	"github.com/amojo-go/amojo/amojotest"
 )
 
@@ -312,4 +313,86 @@ func TestRateLimit(t *testing.T) {
 	}
 	mustStatus(t, e2.rest("GET", "/api/v4/account", "", nil, e2.srv.Token()), 200)
 	problemOf(t, e2.rest("GET", "/api/v4/account", "", nil, e2.srv.Token()), 429)
+}
+
+// TestFindContacts: GET /api/v4/contacts searches names, phones (also by
+// their digits) and e-mails, filters on created_at, pages, and answers 204
+// when nothing matches; CRMClient.FindContacts reads it.
+func TestFindContacts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, noLimit)
+	tok := e.srv.Token()
+	create := func(body string) {
+		t.Helper()
+		mustStatus(t, e.rest("POST", "/api/v4/contacts", "", body, tok), 200)
+	}
+	create(`[{"name":"Ann Old","custom_fields_values":[{"field_code":"PHONE","values":[{"value":"+7 915 111-22-33","enum_code":"MOB"}]}]}]`)
+	e.clock.Add(time.Minute)
+	create(`[{"first_name":"Jack","last_name":"Tester","custom_fields_values":[{"field_code":"EMAIL","values":[{"value":"Jack@Example.com","enum_code":"WORK"}]}]},
+		{"name":"Ann New","custom_fields_values":[{"field_code":"PHONE","values":[{"value":"79151112233","enum_code":"WORK"}]}]}]`)
+	all := e.srv.Contacts()
+	ids := func(r result) []int {
+		t.Helper()
+		mustStatus(t, r, 200)
+		var out []int
+		for _, c := range r.json(t)["_embedded"].(map[string]any)["contacts"].([]any) {
+			out = append(out, int(c.(map[string]any)["id"].(float64)))
+		}
+		return out
+	}
+	since := fmt.Sprint(t0.Add(time.Minute).Unix())
+	for _, tt := range []struct {
+		query string
+		want  []int
+	}{
+		{"", []int{all[0].ID, all[1].ID, all[2].ID}},
+		{"query=ann", []int{all[0].ID, all[2].ID}},
+		{"query=79151112233", []int{all[0].ID, all[2].ID}},
+		{"query=jack%40example.com", []int{all[1].ID}},
+		{"query=tester", []int{all[1].ID}},
+		{"query=ann&filter%5Bcreated_at%5D%5Bfrom%5D=" + since, []int{all[2].ID}},
+		{"filter%5Bcreated_at%5D%5Bto%5D=" + fmt.Sprint(t0.Unix()), []int{all[0].ID}},
+		{"limit=2", []int{all[0].ID, all[1].ID}},
+		{"limit=2&page=2", []int{all[2].ID}},
+	} {
+		if got := ids(e.rest("GET", "/api/v4/contacts", tt.query, nil, tok)); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: %v, want %v", tt.query, got, tt.want)
+		}
+	}
+	r := e.rest("GET", "/api/v4/contacts", "limit=2", nil, tok)
+	page := r.json(t)
+	links := page["_links"].(map[string]any)
+	if next, _ := links["next"].(map[string]any); next == nil || !strings.Contains(next["href"].(string), "page=2") {
+		t.Errorf("links %v", links)
+	}
+	item := page["_embedded"].(map[string]any)["contacts"].([]any)[0].(map[string]any)
+	fields := item["custom_fields_values"].([]any)
+	if item["name"] != "Ann Old" || item["created_at"] != float64(t0.Unix()) || len(fields) != 1 ||
+		fields[0].(map[string]any)["field_code"] != "PHONE" || fields[0].(map[string]any)["field_id"] != float64(amojotest.PhoneFieldID) {
+		t.Errorf("contact %s", r.body)
+	}
+	mustStatus(t, e.rest("GET", "/api/v4/contacts", "query=nobody", nil, tok), 204)
+	mustStatus(t, e.rest("GET", "/api/v4/contacts", "page=3&limit=2", nil, tok), 204)
+	for _, bad := range []string{"limit=251", "page=0", "filter%5Bcreated_at%5D%5Bfrom%5D=yesterday"} {
+		problemOf(t, e.rest("GET", "/api/v4/contacts", bad, nil, tok), 400)
+	}
+
+	// The client walks the pages and reads the fields back.
+	var found []amojo.Contact
+	for c, err := range e.srv.CRMClient().FindContacts(t.Context(), amojo.ContactQuery{Query: "79151112233", CreatedFrom: t0.Add(30 * time.Second)}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		found = append(found, c)
+	}
+	want := []amojo.Contact{{ID: int64(all[2].ID), Name: "Ann New", Phones: []amojo.ContactPhone{{Value: "79151112233", Enum: amojo.PhoneWork}}, CreatedAt: t0.Add(time.Minute)}}
+	if !reflect.DeepEqual(found, want) {
+		t.Errorf("found %+v\nwant %+v", found, want)
+	}
+	for _, err := range e.srv.CRMClient().FindContacts(t.Context(), amojo.ContactQuery{Query: "nobody"}) {
+		t.Errorf("nothing should be found: %v", err)
+	}
+	if fr := e.srv.RequestsTo(amojotest.RouteFindContacts); len(fr) == 0 || fr[len(fr)-1].Query.Get("query") != "nobody" {
+		t.Errorf("requests %+v", fr)
+	}
 }

@@ -572,6 +572,7 @@ func (s *Server) routes() {
 	m.Handle("GET /api/v4/account", s.restRoute(RouteAccount, s.handleAccount))
 	m.Handle("GET /api/v4/users", s.restRoute(RouteUsers, s.handleUsers))
 	m.Handle("POST /api/v4/contacts", s.restRoute(RouteContacts, s.handleContacts))
+	m.Handle("GET /api/v4/contacts", s.restRoute(RouteFindContacts, s.handleFindContacts))
 	m.Handle("POST /api/v4/contacts/chats", s.restRoute(RouteLinkChats, s.handleLinkChats))
 	m.Handle("GET /api/v4/contacts/chats", s.restRoute(RouteListLinks, s.handleListLinks))
 	s.oauthRoutes(m)

@@ -25,10 +25,12 @@
 //
 // Flags choose a conversation file (one JSON document) or a JSON Lines file
 // of many conversations, a checkpoint file that makes a long import
-// resumable, the number of conversations imported at once, and a dry run
-// that validates the input and prints the plan without sending anything.
-// The exit status is 0 on success, 1 when the import failed and 2 for bad
-// usage or input.
+// resumable (against an account: the in-process fake starts empty on every
+// run, so it refuses one), the number of conversations imported at once,
+// and a dry run that validates the input and prints the plan without
+// sending anything. The exit status is 0 when every conversation read was
+// imported, 1 when the import failed or imported fewer (the reason is on
+// stderr), and 2 for bad usage or input.
 package main
 
 import (
@@ -129,7 +131,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&cfg.concurrency, "concurrency", amojo.DefaultImportConcurrency, "conversations imported at once")
 	fs.BoolVar(&cfg.dryRun, "dry-run", false, "validate the input and print the plan; send nothing")
 	fs.BoolVar(&cfg.notifyNewest, "notify-newest", false, "send each conversation's newest message non-silently (creates a lead and notifies users)")
-	fs.BoolVar(&cfg.recreate, "recreate-contacts", false, "create the contacts of conversations whose earlier contact creation was never confirmed (they may then exist twice)")
+	fs.BoolVar(&cfg.recreate, "recreate-contacts", false, "create the contacts of conversations whose earlier contact creation was never confirmed and that a search of amoCRM cannot settle (they may then exist twice)")
 	fs.StringVar(&cfg.title, "title", amojo.DefaultImportTitle, "channel `title` to connect with")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: %s [flags]\n\nImports conversations into amoCRM. Without AMOJO_CHANNEL_ID it runs against an in-process fake amoCRM.\n\n", prog)
@@ -153,6 +155,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fake := cfg.Fake()
 	if missing := cfg.Missing(); !fake && len(missing) > 0 {
 		fmt.Fprintf(stderr, "%s: set %s too (or none of them to use the in-process fake amoCRM)\n", prog, strings.Join(missing, " and "))
+		return exitUsage
+	}
+	if fake && cfg.checkpoint != "" && !cfg.dryRun {
+		// The fake lives in this process: the next run would find none of
+		// the chats and contacts the checkpoint names.
+		fmt.Fprintf(stderr, "%s: -checkpoint needs an account: the in-process fake amoCRM starts empty on every run, so there would be nothing to resume "+
+			"(set AMOJO_CHANNEL_ID and the rest, e.g. to a cmd/amojofake that keeps running)\n", prog)
+		return exitUsage
+	}
+	if err := sameFile(cfg.file, cfg.checkpoint); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
 		return exitUsage
 	}
 
@@ -213,7 +226,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if !in.lines {
 		return importOne(ctx, in, plan, chats, crm, opts, cfg, fake, stdout, stderr)
 	}
-	return importMany(ctx, in, plan, chats, crm, opts, cfg, stdout, stderr)
+	return importMany(ctx, in, plan, chats, crm, opts, cfg, fake, stdout, stderr)
 }
 
 // importOne imports a single conversation and prints each step and the
@@ -270,7 +283,7 @@ func importOne(ctx context.Context, in *input, plan *plan, chats *amojo.Client, 
 }
 
 // importMany imports a JSON Lines file with a progress display.
-func importMany(ctx context.Context, in *input, plan *plan, chats *amojo.Client, crm *amojo.CRMClient, opts []amojo.ImportOption, cfg config, stdout, stderr io.Writer) int {
+func importMany(ctx context.Context, in *input, plan *plan, chats *amojo.Client, crm *amojo.CRMClient, opts []amojo.ImportOption, cfg config, fake bool, stdout, stderr io.Writer) int {
 	if err := in.rewind(); err != nil {
 		fmt.Fprintf(stderr, "%s: %s\n", prog, oneLine(err))
 		return exitUsage
@@ -287,12 +300,23 @@ func importMany(ctx context.Context, in *input, plan *plan, chats *amojo.Client,
 	fmt.Fprintf(stdout, "imported %d of %d conversations (%d done before): %d messages sent, %d already there; %d conversations failed\n",
 		p.ConversationsDone, plan.conversations, p.ConversationsSkipped, p.MessagesSent, p.MessagesSkipped, p.ConversationsFailed)
 	if err == nil {
+		if p.Conversations != plan.conversations || p.ConversationsDone != p.Conversations {
+			// Nothing failed, yet not everything checked was imported: the
+			// file changed under the import.
+			fmt.Fprintf(stderr, "%s: %s changed during the import: %d conversations were checked, %d read and %d imported; run again\n",
+				prog, in.name, plan.conversations, p.Conversations, p.ConversationsDone)
+			return exitFailed
+		}
 		return exitOK
 	}
 	// Conversations the run did not get to, or stopped in the middle of,
 	// did not fail: the next run takes them up.
 	left := plan.conversations - p.ConversationsDone - p.ConversationsFailed
 	if errors.Is(err, context.Canceled) {
+		if fake {
+			fmt.Fprintf(stderr, "%s: interrupted: %d conversations not imported (the in-process fake amoCRM starts empty on every run: the next run imports everything again)\n", prog, left)
+			return exitFailed
+		}
 		fmt.Fprintf(stderr, "%s: interrupted: %d conversations left for the next run%s\n", prog, left, resumeHint(cfg))
 		return exitFailed
 	}
@@ -319,7 +343,7 @@ func importMany(ctx context.Context, in *input, plan *plan, chats *amojo.Client,
 		}
 	}
 	if len(unconfirmed) > 0 {
-		fmt.Fprintf(stderr, "%s: amoCRM may have created the contacts of %d conversations (%s) without the answer reaching us%s\n",
+		fmt.Fprintf(stderr, "%s: the contacts of %d conversations (%s) may have been created without the answer reaching us, and a search of amoCRM could not settle which is theirs%s\n",
 			prog, len(unconfirmed), strings.Join(unconfirmed, ", "), contactHint)
 	}
 	return fail(stderr, cfg, err)
@@ -354,11 +378,27 @@ func resumeHint(cfg config) string {
 }
 
 // contactHint explains what to do about a contact that may have been created.
-const contactHint = " (look for the contact in amoCRM: set \"contact\": {\"id\": N} in the conversation to use it, or run again with -recreate-contacts to create a new one)"
+const contactHint = " (the error names the contacts that fit: set \"contact\": {\"id\": N} in the conversation to use one, or run again with -recreate-contacts to create a new one)"
 
 // oneLine makes sure an error prints on one line.
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}
+
+// sameFile refuses a checkpoint that is the conversation file itself (by
+// another name, too).
+func sameFile(file, checkpoint string) error {
+	if file == "" || checkpoint == "" {
+		return nil
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		return nil // openInput reports it
+	}
+	if ci, err := os.Stat(checkpoint); err == nil && os.SameFile(fi, ci) {
+		return fmt.Errorf("-checkpoint %s is the conversation file %s: give another file for the checkpoint", checkpoint, file)
+	}
+	return nil
 }
 
 // input is the conversation source: the embedded seed or a file.

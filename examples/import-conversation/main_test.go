@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -206,7 +209,7 @@ func TestRunFailures(t *testing.T) {
 		},
 		{
 			name: "missing field", content: strings.Replace(valid, `"msgid":"c-1-2",`, ``, 1), env: withBot,
-			code: exitUsage, want: `FILE: amojo: conversation "c-1" (line 2): invalid Messages[1].MsgID: required`,
+			code: exitUsage, want: `FILE: amojo: conversation "c-1" (line 2): invalid messages[1].msgid: required`,
 		},
 		{
 			name: "no bot id", content: valid,
@@ -285,5 +288,113 @@ func TestRunInterrupted(t *testing.T) {
 	code, out, errOut = runProg(t, t.Context(), env, "-file", file, "-checkpoint", cp)
 	if code != exitOK || !strings.Contains(out, "imported 30 of 30") {
 		t.Fatalf("resume: exit %d %q %q", code, out, errOut)
+	}
+}
+
+// TestRunRefusesTheInputAsCheckpoint: the conversation file given as the
+// checkpoint (by its name or another) is refused and left as it was; it
+// was emptied, and the run reported "imported 0 of 1" with status 0.
+func TestRunRefusesTheInputAsCheckpoint(t *testing.T) {
+	t.Parallel()
+	_, env := fakeEnv(t)
+	env["AMOJO_BOT_ID"] = "bot"
+	content := lines(t, 1)
+	file := writeFile(t, "one.jsonl", content)
+	link := filepath.Join(t.TempDir(), "other-name.jsonl")
+	if err := os.Link(file, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, cp := range []string{file, link} {
+		code, out, errOut := runProg(t, t.Context(), env, "-file", file, "-checkpoint", cp)
+		if want := "-checkpoint " + cp + " is the conversation file " + file; code != exitUsage || !strings.Contains(errOut, want) {
+			t.Errorf("-checkpoint %s: exit %d\n%s%s", cp, code, out, errOut)
+		}
+	}
+	// Another conversation file is not a checkpoint either.
+	other := writeFile(t, "other.jsonl", content)
+	code, _, errOut := runProg(t, t.Context(), env, "-file", file, "-checkpoint", other)
+	if code != exitUsage || !strings.Contains(errOut, "is not a checkpoint file: line 1 is not a checkpoint entry") {
+		t.Errorf("exit %d %q", code, errOut)
+	}
+	for _, f := range []string{file, other} {
+		if data, _ := os.ReadFile(f); string(data) != content {
+			t.Errorf("%s changed: %q", f, data)
+		}
+	}
+}
+
+// TestRunFakeRefusesCheckpoint: with the in-process fake every run starts
+// empty, so a checkpoint could resume nothing: the program says so instead
+// of printing a resume hint that is not true.
+func TestRunFakeRefusesCheckpoint(t *testing.T) {
+	t.Parallel()
+	cp := filepath.Join(t.TempDir(), "cp.jsonl")
+	file := writeFile(t, "many.jsonl", lines(t, 3))
+	code, out, errOut := runProg(t, t.Context(), nil, "-file", file, "-checkpoint", cp)
+	if code != exitUsage || !strings.Contains(errOut, "-checkpoint needs an account: the in-process fake amoCRM starts empty on every run") || out != "" {
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(cp); !os.IsNotExist(err) {
+		t.Errorf("checkpoint created: %v", err)
+	}
+	// Interrupted without one, it does not promise a resumption either.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	code, _, errOut = runProg(t, ctx, nil, "-file", file)
+	if code != exitFailed || !strings.Contains(errOut, "interrupted: 3 conversations not imported (the in-process fake amoCRM starts empty on every run") {
+		t.Errorf("exit %d %q", code, errOut)
+	}
+}
+
+// truncatingServer serves srv and, when the first chat is created, cuts
+// file to size: the input shrinks under the running import.
+func truncatingServer(t *testing.T, srv *amojotest.Server, file string, size int64) *httptest.Server {
+	t.Helper()
+	var once sync.Once
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/chats") {
+			once.Do(func() {
+				if err := os.Truncate(file, size); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// TestRunFewerImportedThanReadFails: when the file loses conversations
+// between the check and the import (here cut short while the import runs),
+// the run imports fewer than it checked; that is a failure, with the
+// reason, not a success.
+func TestRunFewerImportedThanReadFails(t *testing.T) {
+	t.Parallel()
+	srv, env := fakeEnv(t)
+	env["AMOJO_BOT_ID"] = srv.Channel().Bot.ID
+	// The reader takes the file 64 KiB at a time: conversations up to
+	// there, blank to the byte 65 536, then more. Cut to 64 KiB, the file
+	// ends on a blank line and nothing reads as broken.
+	const first = 64 << 10
+	var b strings.Builder
+	for i := 0; b.Len() < first-2048; i++ {
+		b.WriteString(strings.Replace(lines(t, 1), `"c-0`, fmt.Sprintf(`"c-%d`, i), -1))
+	}
+	checked := strings.Count(b.String(), "\n")
+	b.WriteString(strings.Repeat(" ", first-b.Len()) + "\n")
+	for i := range 20 {
+		b.WriteString(strings.Replace(lines(t, 1), `"c-0`, fmt.Sprintf(`"d-%d`, i), -1))
+	}
+	file := writeFile(t, "many.jsonl", b.String())
+	ts := truncatingServer(t, srv, file, first)
+	env["AMOJO_BASE_URL"], env["AMOCRM_BASE_URL"] = ts.URL, ts.URL
+	code, out, errOut := runProg(t, t.Context(), env, "-file", file)
+	want := fmt.Sprintf("%s changed during the import: %d conversations were checked, %d read and %d imported; run again", file, checked+20, checked, checked)
+	if code != exitFailed || !strings.Contains(errOut, want) {
+		t.Errorf("exit %d\n%s%s\nwant %q", code, out, errOut, want)
+	}
+	if !strings.HasPrefix(out, fmt.Sprintf("imported %d of %d conversations", checked, checked+20)) {
+		t.Errorf("stdout %q", out)
 	}
 }

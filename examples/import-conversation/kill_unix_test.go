@@ -1,0 +1,222 @@
+//go:build unix
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/amojo-go/amojo/amojotest"
+)
+
+// killPlan says when the parent kills the child: right after the server has
+// handled the child's n-th request (its answer is lost), before it handles
+// it (it never arrives), or right after it has handled the next contact
+// creation (the answer amoCRM cannot take back is lost).
+type killPlan struct {
+	n        int
+	before   bool
+	contacts bool
+}
+
+func (p killPlan) String() string {
+	switch {
+	case p.contacts:
+		return "after a contact creation"
+	case p.before:
+		return fmt.Sprintf("before request %d", p.n)
+	}
+	return fmt.Sprintf("after request %d", p.n)
+}
+
+// killer serves the fake to the child processes and SIGKILLs the running
+// one at the point its plan says.
+type killer struct {
+	srv *amojotest.Server
+
+	mu     sync.Mutex
+	plan   *killPlan
+	n      int
+	child  *os.Process
+	exited chan struct{}
+	killed bool
+}
+
+func (k *killer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	k.mu.Lock()
+	k.n++
+	p, n := k.plan, k.n
+	k.mu.Unlock()
+	if p != nil && p.before && n == p.n {
+		k.kill()
+		return
+	}
+	k.srv.ServeHTTP(w, r) // the answer is still buffered in w
+	if p != nil && (p.contacts && r.Method == http.MethodPost && r.URL.Path == "/api/v4/contacts" || !p.before && !p.contacts && n == p.n) {
+		k.kill()
+	}
+}
+
+// kill sends SIGKILL to the child and waits until it is gone, so it never
+// sees the answer being written.
+func (k *killer) kill() {
+	k.mu.Lock()
+	if k.killed || k.child == nil {
+		k.mu.Unlock()
+		return
+	}
+	k.killed = true
+	child, exited := k.child, k.exited
+	k.mu.Unlock()
+	_ = child.Kill()
+	<-exited
+}
+
+// runChild runs the program in a child process with args and env, killing
+// it as plan says (nil: never), and returns whether it was killed, its exit
+// status and its output.
+func (k *killer) runChild(t *testing.T, plan *killPlan, env map[string]string, args ...string) (killed bool, code int, out string) {
+	t.Helper()
+	argv, _ := json.Marshal(args)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestImportSurvivesKills$")
+	cmd.Env = append(os.Environ(), "IMPORT_CONVERSATION_KILL_CHILD="+string(argv))
+	for key, v := range env {
+		cmd.Env = append(cmd.Env, key+"="+v)
+	}
+	var output bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &output, &output
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	k.mu.Lock()
+	k.plan, k.n, k.child, k.exited, k.killed = plan, 0, cmd.Process, exited, false
+	k.mu.Unlock()
+	err := cmd.Wait()
+	close(exited)
+	k.mu.Lock()
+	killed, k.plan, k.child = k.killed, nil, nil
+	k.mu.Unlock()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		ws, _ := ee.Sys().(syscall.WaitStatus)
+		if killed && !(ws.Signaled() && ws.Signal() == syscall.SIGKILL) {
+			t.Fatalf("child ended with %v, not by the kill", err)
+		}
+		code = ee.ExitCode()
+	default:
+		t.Fatal(err)
+	}
+	return killed, code, output.String()
+}
+
+// TestImportSurvivesKills imports 200 conversations with a contact each,
+// killing the program with SIGKILL ten times at random points (three of
+// them right after amoCRM created a chunk's contacts, before the answer
+// reached it, while contacts are left to create), then lets a last run
+// finish. Nothing may be lost or duplicated, no conversation may need
+// manual action, and amoCRM must hold exactly one contact per conversation.
+func TestImportSurvivesKills(t *testing.T) {
+	if args := os.Getenv("IMPORT_CONVERSATION_KILL_CHILD"); args != "" {
+		var argv []string
+		if err := json.Unmarshal([]byte(args), &argv); err != nil {
+			panic(err)
+		}
+		os.Exit(run(context.Background(), argv, os.Getenv, os.Stdout, os.Stderr))
+	}
+	if testing.Short() {
+		t.Skip("kills a child process ten times")
+	}
+	t.Parallel()
+	srv := amojotest.NewServer(amojotest.WithRateLimit(0, 0))
+	t.Cleanup(srv.Close)
+	k := &killer{srv: srv}
+	ts := httptest.NewServer(k)
+	t.Cleanup(ts.Close)
+	env := map[string]string{
+		"AMOJO_CHANNEL_ID": srv.Channel().ID, "AMOJO_CHANNEL_SECRET": srv.Channel().Secret,
+		"AMOJO_BASE_URL": ts.URL, "AMOCRM_BASE_URL": ts.URL, "AMOCRM_TOKEN": srv.Token(),
+		"AMOJO_BOT_ID": srv.Channel().Bot.ID,
+	}
+	const convs = 200
+	file := writeFile(t, "many.jsonl", lines(t, convs))
+	cp := filepath.Join(t.TempDir(), "cp.jsonl")
+	args := []string{"-file", file, "-checkpoint", cp}
+
+	rng := rand.New(rand.NewPCG(7, 11))
+	plans := make([]*killPlan, 10)
+	for i := range plans {
+		// A run of the whole import takes about 1 000 requests.
+		plans[i] = &killPlan{n: 1 + rng.IntN(100), before: rng.IntN(2) == 0}
+	}
+	for _, i := range rng.Perm(len(plans))[:3] {
+		plans[i].contacts = true
+	}
+	var kills []string
+	for _, p := range plans {
+		if p.contacts && len(srv.Contacts()) == convs {
+			p.contacts = false // no contact left to create: kill at request n
+		}
+		killed, code, out := k.runChild(t, p, env, args...)
+		if !killed {
+			t.Fatalf("run planned to be killed %s ended by itself with %d:\n%s", p, code, out)
+		}
+		kills = append(kills, p.String())
+	}
+	_, code, out := k.runChild(t, nil, env, args...)
+	if code != exitOK || !strings.Contains(out, fmt.Sprintf("imported %d of %d conversations", convs, convs)) {
+		t.Fatalf("last run: exit %d\n%s", code, out)
+	}
+
+	// Every chat holds its messages once each, in order; each is linked to
+	// a contact of its own; amoCRM holds one contact per conversation.
+	linkOf := map[string]int{}
+	for _, l := range srv.Links() {
+		linkOf[l.ChatID] = l.ContactID
+	}
+	owner := map[int]string{}
+	for i := range convs {
+		id := fmt.Sprintf("c-%d", i)
+		chat, ok := srv.ChatByConversation(srv.ScopeID(), id)
+		if !ok {
+			t.Errorf("%s: no chat", id)
+			continue
+		}
+		var got []string
+		for _, m := range chat.Messages {
+			got = append(got, m.ClientID)
+		}
+		if want := []string{id + "-1", id + "-2"}; !slices.Equal(got, want) {
+			t.Errorf("%s: messages %v, want %v", id, got, want)
+		}
+		contact := linkOf[chat.ID]
+		if contact == 0 {
+			t.Errorf("%s: not linked", id)
+		} else if other, dup := owner[contact]; dup {
+			t.Errorf("contact %d linked to %s and %s", contact, other, id)
+		}
+		owner[contact] = id
+	}
+	contacts := len(srv.Contacts())
+	if contacts != convs {
+		t.Errorf("%d contacts created for %d conversations", contacts, convs)
+	}
+	t.Logf("%d kills (%s); then one run imported all %d conversations with no failure (none needs manual action); %d contacts created for %d conversations; %d contact searches",
+		len(kills), strings.Join(kills, ", "), convs, contacts, convs, len(srv.RequestsTo(amojotest.RouteFindContacts)))
+}
