@@ -65,10 +65,12 @@ const (
 //
 // By default the callback runs synchronously, bounded by the sync timeout, and
 // its outcome decides the answer: 200 on nil, 500 on an error, 503 on timeout.
-// With WithWebhookAsync the handler answers 200 once the event is queued.
-// amoCRM sends each webhook once and never retries, so every event that is
-// not handled is reported to the error handler or the log, never dropped
-// quietly.
+// With WithWebhookAsync the handler answers 200 once the event is queued in
+// memory; with WithWebhookInbox, once it is stored durably (503 when it could
+// not be), and the callback is called from the inbox, at least once, with
+// retries. amoCRM sends each webhook once and never retries, so every event
+// that is not handled is reported to the error handler or the log, never
+// dropped quietly.
 //
 // A WebhookHandler is a small value around shared state: copies of it are the
 // same handler. Formatted with fmt, log/slog or encoding/json it shows its
