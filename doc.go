@@ -48,11 +48,14 @@
 // must not live only in memory. An [Inbox] stores received webhooks durably
 // before the answer: [FileInbox] in a synced file shared by the processes of
 // one machine, package pgstore in PostgreSQL shared by replicas, [MemoryInbox]
-// for tests. An [InboxDelivery] claims the events, calls a callback, retries
-// failures with back-off, and parks the hopeless ones as dead, reported and
-// requeueable. Delivery is at-least-once: a callback may see an event again,
-// and [InboxEvent].ID, derived from the scope and the signed body, is the key
-// that makes it idempotent. docs/inbox.md has the details.
+// for tests. [WithWebhookInbox] makes a [WebhookHandler] append each verified
+// webhook and answer 200 only once it is stored; its [InboxDelivery] claims
+// the events, calls the callback, retries failures with back-off, and parks
+// the hopeless ones as dead, reported and requeueable. Delivery is
+// at-least-once: a callback may see an event again, and the event id
+// ([InboxEventIDFrom] in the callback; [InboxEvent].ID, derived from the
+// scope and the signed body) is the key that makes it idempotent.
+// docs/inbox.md has the details.
 //
 // # Importing conversations
 //

@@ -189,6 +189,18 @@ func NewInboxDelivery(inbox Inbox, fn func(ctx context.Context, ev *WebhookEvent
 	if fn == nil {
 		return nil, invalid("fn", "nil")
 	}
+	c, err := newDeliveryConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if c.onError == nil && c.logger == nil {
+		c.logger = slog.Default()
+	}
+	return runDelivery(inbox, fn, c), nil
+}
+
+// newDeliveryConfig applies opts to the defaults.
+func newDeliveryConfig(opts []DeliveryOption) (deliveryConfig, error) {
 	c := deliveryConfig{
 		workers: DefaultDeliveryWorkers, lease: DefaultDeliveryLease,
 		maxAttempts: DefaultDeliveryMaxAttempts, minBackoff: DefaultDeliveryMinBackoff,
@@ -196,21 +208,23 @@ func NewInboxDelivery(inbox Inbox, fn func(ctx context.Context, ev *WebhookEvent
 	}
 	for i, opt := range opts {
 		if opt == nil {
-			return nil, invalid(fmt.Sprintf("opts[%d]", i), "nil option")
+			return c, invalid(fmt.Sprintf("opts[%d]", i), "nil option")
 		}
 		if err := opt(&c); err != nil {
-			return nil, err
+			return c, err
 		}
 	}
-	if c.onError == nil && c.logger == nil {
-		c.logger = slog.Default()
-	}
+	return c, nil
+}
+
+// runDelivery starts the dispatcher and workers of a valid configuration.
+func runDelivery(inbox Inbox, fn func(context.Context, *WebhookEvent) error, c deliveryConfig) *InboxDelivery {
 	d := &InboxDelivery{inbox: inbox, fn: fn, c: c, notify: make(chan struct{}, 1)}
 	d.stop, d.halt = context.WithCancel(context.Background())
 	d.base, d.cancel = context.WithCancel(context.Background())
 	d.wg.Add(1)
 	go d.dispatch()
-	return d, nil
+	return d
 }
 
 // Append appends ev to the inbox and, when it is new, has it claimed at

@@ -255,6 +255,7 @@ func (fi *FileInbox) Append(_ context.Context, ev InboxEvent) (bool, error) {
 // flush writes the new events of batch with one write and one fsync.
 func (fi *FileInbox) flush(batch []*appendReq) {
 	err := fi.withLock(func() error {
+		now := fi.now()
 		var recs []inboxRecord
 		var added []*appendReq
 		seen := make(map[string]bool, len(batch))
@@ -264,7 +265,7 @@ func (fi *FileInbox) flush(batch []*appendReq) {
 			}
 			seen[r.ev.ID] = true
 			ev := r.ev
-			recs = append(recs, inboxRecord{Op: "add", ID: ev.ID, Scope: ev.ScopeID, Body: ev.Body, Sig: ev.Signature, Recv: ev.ReceivedAt})
+			recs = append(recs, inboxRecord{Op: "add", ID: ev.ID, Scope: ev.ScopeID, Body: ev.Body, Sig: ev.Signature, Recv: ev.ReceivedAt, At: appendDue(ev, now)})
 			added = append(added, r)
 		}
 		if len(recs) == 0 {

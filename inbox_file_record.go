@@ -13,9 +13,10 @@ import (
 // inboxRecord is one line of a FileInbox file: a JSON object ending in "\n",
 // written with a single write. Op says what it records:
 //
-//	add      an event: ID, Scope, Body (base64), Sig, Recv; in a compacted
-//	         file also its State ("claimed" or "dead"; ready when empty), At
-//	         (due, lease end or parked time), N (attempts), Token, Reason
+//	add      an event: ID, Scope, Body (base64), Sig, Recv, At (due; Recv
+//	         when absent); in a compacted file also its State ("claimed" or
+//	         "dead"; ready when empty), At then the lease end or parked time,
+//	         N (attempts), Token, Reason
 //	claim    IDs leased until At under Token
 //	extend   ID's lease moved to At
 //	done     ID delivered at At (in a compacted file: the id's tombstone)

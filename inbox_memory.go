@@ -85,8 +85,9 @@ func (m *MemoryInbox) Append(_ context.Context, ev InboxEvent) (bool, error) {
 	ev = storedEvent(ev)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.idx.purge(m.now().Add(-m.retention))
-	return m.idx.add(ev, stateReady, ev.ReceivedAt), nil
+	now := m.now()
+	m.idx.purge(now.Add(-m.retention))
+	return m.idx.add(ev, stateReady, appendDue(ev, now)), nil
 }
 
 // Claim leases up to n due events.
@@ -176,6 +177,15 @@ func claimed(x *inboxIndex, ids []string) []InboxEvent {
 		out[i] = x.event(id)
 	}
 	return out
+}
+
+// appendDue is when an event appended at now is due: at once, even when it
+// was received by a process whose clock is ahead of the inbox's.
+func appendDue(ev InboxEvent, now time.Time) time.Time {
+	if ev.ReceivedAt.Before(now) {
+		return ev.ReceivedAt
+	}
+	return now
 }
 
 // failAt is when a failed event is due again, or, for a dead one, parked.

@@ -4,6 +4,7 @@ package amojo_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -25,13 +26,61 @@ const (
 	envInboxChild = "AMOJO_INBOX_CHILD"
 	envInboxPath  = "AMOJO_INBOX_PATH"
 	envInboxN     = "AMOJO_INBOX_N"
+	envInboxCount = "AMOJO_INBOX_COUNT"
 )
 
 func TestMain(m *testing.M) {
-	if role := os.Getenv(envInboxChild); role != "" {
+	switch role := os.Getenv(envInboxChild); role {
+	case "":
+	case "receiver":
+		os.Exit(fileReceiver())
+	default:
 		os.Exit(inboxChild(role))
 	}
 	os.Exit(m.Run())
+}
+
+// fileReceiver is a webhook receiver process (inboxtest.ServeReceiver) with
+// the FileInbox at $AMOJO_INBOX_PATH, recording each event it handles as a
+// line of the file $AMOJO_INBOX_COUNT.
+func fileReceiver() int {
+	in, err := amojo.NewFileInbox(os.Getenv(envInboxPath))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer in.Close()
+	return inboxtest.ServeReceiver(in, func(_ context.Context, id string) error {
+		f, err := os.OpenFile(os.Getenv(envInboxCount), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return err
+		}
+		_, err = f.WriteString(id + "\n")
+		if err == nil {
+			err = f.Sync()
+		}
+		return errors.Join(err, f.Close())
+	})
+}
+
+// TestWebhookInboxFileSurvivesSIGKILL: a receiver process with a file inbox
+// is killed after its 200s and before its callbacks completed; restarted on
+// the same file, it delivers every event once.
+func TestWebhookInboxFileSurvivesSIGKILL(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path, count := filepath.Join(dir, "inbox.jsonl"), filepath.Join(dir, "handled")
+	inboxtest.RunKillAfterAnswer(t, func(t *testing.T) map[string]int {
+		b, err := os.ReadFile(count)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		got := map[string]int{}
+		for id := range strings.FieldsSeq(string(b)) {
+			got[id]++
+		}
+		return got
+	}, envInboxChild+"=receiver", envInboxPath+"="+path, envInboxCount+"="+count)
 }
 
 // procEvent is the n-th event a process appends for scope, received now;
@@ -64,12 +113,7 @@ func inboxChild(role string) int {
 		return 2
 	}
 	defer in.Close()
-	var mu sync.Mutex
-	say := func(format string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		fmt.Fprintf(os.Stdout, format+"\n", args...)
-	}
+	say := inboxtest.NewSayer()
 	fn := func(ctx context.Context, ev *amojo.WebhookEvent) error {
 		id, _ := amojo.InboxEventIDFrom(ctx)
 		if role == "hang" {

@@ -82,12 +82,17 @@ func TestWebhookHandlerFormattingHidesSecrets(t *testing.T) {
 	const oldSecret = "0ld5ecret0ld5ecret0ld5ecret0ld5ecret0ld5"
 	ok := func(context.Context, *WebhookEvent) error { return nil }
 	quiet := WithWebhookErrorHandler(ignoreErrors)
+	mem, err := NewMemoryInbox()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		h    *WebhookHandler
 	}{
 		{"sync", NewWebhookHandler(hookSecret, ok, WithWebhookSecrets(oldSecret), quiet)},
 		{"async", NewWebhookHandler(hookSecret, ok, WithWebhookSecrets(oldSecret), WithWebhookAsync(3, 1), quiet)},
+		{"inbox", NewWebhookHandler(hookSecret, ok, WithWebhookSecrets(oldSecret), WithWebhookInbox(mem), quiet)},
 		{"misconfigured", NewWebhookHandler(hookSecret, ok, WithWebhookSecrets(oldSecret), WithWebhookMaxBody(-1), quiet)},
 	}
 	for _, c := range cases {

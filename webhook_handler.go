@@ -65,10 +65,12 @@ const (
 //
 // By default the callback runs synchronously, bounded by the sync timeout, and
 // its outcome decides the answer: 200 on nil, 500 on an error, 503 on timeout.
-// With WithWebhookAsync the handler answers 200 once the event is queued.
-// amoCRM sends each webhook once and never retries, so every event that is
-// not handled is reported to the error handler or the log, never dropped
-// quietly.
+// With WithWebhookAsync the handler answers 200 once the event is queued in
+// memory; with WithWebhookInbox, once it is stored durably (503 when it could
+// not be), and the callback is called from the inbox, at least once, with
+// retries. amoCRM sends each webhook once and never retries, so every event
+// that is not handled is reported to the error handler or the log, never
+// dropped quietly.
 //
 // A WebhookHandler is a small value around shared state: copies of it are the
 // same handler. Formatted with fmt, log/slog or encoding/json it shows its
@@ -100,11 +102,12 @@ type webhookCore struct {
 	cfgText     string
 	noDeadline  sync.Once // the log line about a writer without deadlines
 
-	queue chan queuedEvent // nil in synchronous mode
+	queue    chan queuedEvent // nil in synchronous and inbox mode
+	delivery *InboxDelivery   // nil without an inbox
 
 	mu      sync.Mutex // guards closed, active and sends on queue
 	closed  bool
-	active  int           // workers and running synchronous callbacks
+	active  int           // workers, running synchronous callbacks, appends to the inbox
 	drained chan struct{} // closed once closed and active is 0
 	base    context.Context
 	cancel  context.CancelFunc // cancels base when Close is done or gives up
@@ -168,11 +171,14 @@ func NewWebhookHandler(secret string, fn func(ctx context.Context, ev *WebhookEv
 	case fn == nil:
 		c.cfgErr = invalid("fn", "nil")
 	default:
-		c.cfgErr = cfgErr
+		c.cfgErr = firstErr(cfgErr, cfg.inboxConflict())
 	}
 	if c.cfgErr != nil {
 		c.lost(context.Background(), nil, c.cfgErr)
 		return &WebhookHandler{c: c}
+	}
+	if cfg.inbox != nil {
+		c.startInbox(cfg.inbox, cfg.deliveryOpts)
 	}
 	if cfg.async {
 		c.queue = make(chan queuedEvent, cfg.queueSize)
@@ -207,8 +213,11 @@ func (h WebhookHandler) String() string {
 		return "amojo.WebhookHandler{}"
 	}
 	mode := "sync"
-	if h.c.queue != nil {
+	switch {
+	case h.c.queue != nil:
 		mode = fmt.Sprintf("async, queue %d", cap(h.c.queue))
+	case h.c.delivery != nil:
+		mode = "inbox"
 	}
 	return fmt.Sprintf("amojo.WebhookHandler{%s, secrets: %d (redacted)}", mode, len(h.c.keys.secrets))
 }
@@ -225,25 +234,26 @@ func (h WebhookHandler) Format(f fmt.State, verb rune) {
 
 // LogValue describes the handler to log/slog without its secrets.
 func (h WebhookHandler) LogValue() slog.Value {
-	async, queue, secrets := h.describe()
-	return slog.GroupValue(slog.Bool("async", async), slog.Int("queue", queue), slog.Int("secrets", secrets))
+	async, queue, inbox, secrets := h.describe()
+	return slog.GroupValue(slog.Bool("async", async), slog.Int("queue", queue), slog.Bool("inbox", inbox), slog.Int("secrets", secrets))
 }
 
 // MarshalJSON describes the handler without its secrets.
 func (h WebhookHandler) MarshalJSON() ([]byte, error) {
-	async, queue, secrets := h.describe()
+	async, queue, inbox, secrets := h.describe()
 	return json.Marshal(struct {
 		Async   bool `json:"async"`
 		Queue   int  `json:"queue"`
+		Inbox   bool `json:"inbox"`
 		Secrets int  `json:"secrets"`
-	}{async, queue, secrets})
+	}{async, queue, inbox, secrets})
 }
 
-func (h WebhookHandler) describe() (async bool, queue, secrets int) {
+func (h WebhookHandler) describe() (async bool, queue int, inbox bool, secrets int) {
 	if h.c == nil {
-		return false, 0, 0
+		return false, 0, false, 0
 	}
-	return h.c.queue != nil, cap(h.c.queue), len(h.c.keys.secrets)
+	return h.c.queue != nil, cap(h.c.queue), h.c.delivery != nil, len(h.c.keys.secrets)
 }
 
 // Close stops the handler: later requests are answered 503, queued events are
@@ -254,6 +264,13 @@ func (h WebhookHandler) describe() (async bool, queue, secrets int) {
 // the cancellation (a callback that ignores it keeps running). The handler
 // starts no other goroutine. Close also logs the count of refusals the log
 // limit held back. Close may be called more than once.
+//
+// With WithWebhookInbox, Close waits for the appends in progress, then
+// closes the delivery (InboxDelivery.Close): no more events are claimed,
+// running callbacks finish, or are cancelled when ctx ends and their events
+// made due again, and no goroutine of the delivery outlives Close. Events
+// not delivered stay in the inbox for the next process. Close does not
+// close the inbox.
 func (h WebhookHandler) Close(ctx context.Context) error {
 	c := h.c
 	if c == nil {
@@ -275,14 +292,17 @@ func (h WebhookHandler) Close(ctx context.Context) error {
 			c.logLimit.flush().log(context.Background(), c.logger)
 		}
 	}()
+	var err error
 	select {
 	case <-c.drained:
-		c.cancel()
-		return nil
 	case <-ctx.Done():
-		c.cancel()
-		return fmt.Errorf("amojo: closing webhook handler: %w", ctx.Err())
+		err = fmt.Errorf("amojo: closing webhook handler: %w", ctx.Err())
 	}
+	c.cancel()
+	if c.delivery != nil {
+		err = firstErr(err, c.delivery.Close(ctx))
+	}
+	return err
 }
 
 // leave marks a worker or synchronous callback done.
@@ -308,7 +328,7 @@ func (h WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.refuse(r.Context(), w, r, ref)
 		return
 	}
-	c.accept(w, r.Context(), ev, claim)
+	c.accept(w, r, ev, claim)
 }
 
 // refusal is a request answered without handing an event to the callback.
@@ -464,11 +484,13 @@ func webhookScope(escapedPath, accountID string) (string, error) {
 	return scope, nil
 }
 
-// accept hands a received event on: to the queue (asynchronous mode, 200 once
-// queued) or to the callback (synchronous mode, answered with its outcome).
-// An event that is not handed on, or whose callback fails, is released from
-// the dedup memory, so that a copy of it may still be handled.
-func (c *webhookCore) accept(w http.ResponseWriter, ctx context.Context, ev *WebhookEvent, claim dedupClaim) {
+// accept hands a received event on: to the inbox (200 once stored), to the
+// queue (asynchronous mode, 200 once queued) or to the callback (synchronous
+// mode, answered with its outcome). An event that is not handed on, or whose
+// callback fails, is released from the dedup memory, so that a copy of it may
+// still be handled.
+func (c *webhookCore) accept(w http.ResponseWriter, r *http.Request, ev *WebhookEvent, claim dedupClaim) {
+	ctx := r.Context()
 	evCtx := context.WithoutCancel(ctx)
 	c.mu.Lock()
 	if c.closed {
@@ -493,6 +515,10 @@ func (c *webhookCore) accept(w http.ResponseWriter, ctx context.Context, ev *Web
 	}
 	c.active++
 	c.mu.Unlock()
+	if c.delivery != nil {
+		c.store(w, r, ev, claim)
+		return
+	}
 	c.serveSync(w, evCtx, ev, claim)
 }
 

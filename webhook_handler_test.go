@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -303,6 +304,10 @@ func TestWebhookHandlerNoAccountNoScope(t *testing.T) {
 func TestWebhookHandlerConfigErrors(t *testing.T) {
 	t.Parallel()
 	ok := func(context.Context, *WebhookEvent) error { return nil }
+	mem, err := NewMemoryInbox()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name   string
 		secret string
@@ -334,6 +339,15 @@ func TestWebhookHandlerConfigErrors(t *testing.T) {
 		{"nil option", hookSecret, ok, []WebhookOption{nil}, "webhook handler misconfigured", "opts[2]"},
 		{"nil logger", hookSecret, ok, []WebhookOption{WithWebhookLogger(nil)}, "webhook handler misconfigured", "WebhookLogger"},
 		{"nil error handler", hookSecret, ok, []WebhookOption{WithErrorHandler(nil)}, "webhook handler misconfigured", "ErrorHandler"},
+		{"nil inbox", hookSecret, ok, []WebhookOption{WithWebhookInbox(nil)}, "webhook handler misconfigured", "WebhookInbox"},
+		{"two inboxes", hookSecret, ok, []WebhookOption{WithWebhookInbox(mem), WithWebhookInbox(mem)}, "webhook handler misconfigured", "WebhookInbox"},
+		{"inbox and async", hookSecret, ok, []WebhookOption{WithWebhookInbox(mem), WithWebhookAsync(8, 1)}, "webhook handler misconfigured", "WebhookInbox"},
+		{"async and inbox", hookSecret, ok, []WebhookOption{WithWebhookAsync(8, 1), WithWebhookInbox(mem)}, "webhook handler misconfigured", "WebhookInbox"},
+		{"inbox and former async", hookSecret, ok, []WebhookOption{WithAsync(8, 1), WithWebhookInbox(mem)}, "webhook handler misconfigured", "WebhookInbox"},
+		{"inbox and sync timeout", hookSecret, ok, []WebhookOption{WithWebhookInbox(mem), WithWebhookSyncTimeout(time.Second)}, "webhook handler misconfigured", "WebhookInbox"},
+		{"inbox with a bad delivery option", hookSecret, ok, []WebhookOption{WithWebhookInbox(mem, WithDeliveryWorkers(0))}, "webhook handler misconfigured", "WebhookInbox.DeliveryWorkers"},
+		{"inbox with a nil delivery option", hookSecret, ok, []WebhookOption{WithWebhookInbox(mem, nil)}, "webhook handler misconfigured", "WebhookInbox.opts[0]"},
+		{"inbox without a secret", "", ok, []WebhookOption{WithWebhookInbox(mem)}, "webhook secret not configured", "secret"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -349,6 +363,9 @@ func TestWebhookHandlerConfigErrors(t *testing.T) {
 				}
 				if n := len(rep.all()); n != 1 {
 					t.Errorf("%d reports at construction, want 1", n)
+				}
+				if h.c.delivery != nil || h.c.queue != nil {
+					t.Error("a misconfigured handler started workers")
 				}
 				// Even a request signed with the empty key is refused.
 				body := textBody("m1")
@@ -874,6 +891,18 @@ func TestWebhookHandlerStringHidesSecrets(t *testing.T) {
 	}
 	if got := h.String(); got != "amojo.WebhookHandler{async, queue 3, secrets: 2 (redacted)}" {
 		t.Errorf("String() = %q", got)
+	}
+	mem, err := NewMemoryInbox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hi := NewWebhookHandler(hookSecret, func(context.Context, *WebhookEvent) error { return nil }, WithWebhookInbox(mem))
+	defer hi.Close(t.Context())
+	if got := hi.String(); got != "amojo.WebhookHandler{inbox, secrets: 1 (redacted)}" {
+		t.Errorf("String() = %q", got)
+	}
+	if b, err := json.Marshal(hi); err != nil || string(b) != `{"async":false,"queue":0,"inbox":true,"secrets":1}` {
+		t.Errorf("JSON %s, %v", b, err)
 	}
 }
 

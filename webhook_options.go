@@ -52,6 +52,10 @@ type webhookConfig struct {
 	logInterval  time.Duration
 	logLines     int
 	now          func() time.Time
+
+	syncTimeoutSet bool             // WithWebhookSyncTimeout was given
+	inbox          Inbox            // WithWebhookInbox; nil without
+	deliveryOpts   []DeliveryOption // for the inbox's delivery
 }
 
 func defaultWebhookConfig() webhookConfig {
@@ -104,7 +108,9 @@ func maxBodyOption(field string, n int64) WebhookOption {
 // WithWebhookSyncTimeout bounds the callback in synchronous mode (default
 // DefaultWebhookSyncTimeout, 4 s): its context expires after d, and the
 // handler answers 503 at that point even if the callback has not returned.
-// Keep d under 5 seconds, the time amoCRM waits for the answer.
+// Keep d under 5 seconds, the time amoCRM waits for the answer. With
+// WithWebhookInbox there is no synchronous callback, and this option is a
+// configuration error.
 func WithWebhookSyncTimeout(d time.Duration) WebhookOption {
 	return syncTimeoutOption("WebhookSyncTimeout", d)
 }
@@ -119,7 +125,7 @@ func syncTimeoutOption(field string, d time.Duration) WebhookOption {
 		if d <= 0 {
 			return invalid(field, "not positive")
 		}
-		c.syncTimeout = d
+		c.syncTimeout, c.syncTimeoutSet = d, true
 		return nil
 	}
 }
@@ -129,7 +135,9 @@ func syncTimeoutOption(field string, d time.Duration) WebhookOption {
 // queue of queueSize events (0 hands events only to an idle worker). When the
 // queue is full the webhook is answered 503 and reported with
 // ErrWebhookQueueFull. Workers start with the handler; call Close to stop
-// them.
+// them. The queue is in memory: an event queued when the process dies is
+// lost, though amoCRM got its 200. WithWebhookInbox keeps events durably
+// instead, and cannot be combined with this option.
 func WithWebhookAsync(queueSize, workers int) WebhookOption {
 	return asyncOption("WebhookAsync", queueSize, workers)
 }
@@ -163,7 +171,12 @@ func asyncOption(field string, queueSize, workers int) WebhookOption {
 //     (ErrWebhookScope; ev.ScopeID is then empty), it is too old
 //     (ErrWebhookStale) or a repeat (ErrWebhookReplay);
 //   - an accepted event that was lost or failed (ev is set): a callback
-//     error or panic, a full queue, a timeout, a handler closing.
+//     error or panic, a full queue, a timeout, a handler closing;
+//   - with WithWebhookInbox, an event not stored (ErrWebhookNotStored),
+//     and, unless the delivery options report elsewhere, an event parked
+//     as dead after its last attempt (ErrInboxDead), a claim lost to
+//     another worker (ErrInboxLeaseLost) and a failure of the inbox itself
+//     (ev is nil). The event id of these is InboxEventID(ev.ScopeID, ev.Raw).
 //
 // Every refusal reaches fn, however many there are; only the log is limited
 // (WithWebhookLogLimit). fn may be called from several goroutines at once and

@@ -26,15 +26,17 @@ func (s *Store) Inbox() *Inbox { return &Inbox{s: s} }
 const purgeEvery = time.Minute
 
 // Append inserts ev unless its id is known, committing before it returns.
+// The event is due at once: at the time it was received, or at the store's
+// now when the receiving process's clock is ahead.
 func (in *Inbox) Append(ctx context.Context, ev amojo.InboxEvent) (bool, error) {
 	if err := ev.Validate(); err != nil {
 		return false, err
 	}
 	tag, err := in.s.pool.Exec(ctx, `
 INSERT INTO amojo_inbox (id, scope_id, body, signature, received_at, due_at)
-VALUES ($1, $2, $3, $4, $5, $5)
+VALUES ($1, $2, $3, $4, $5, LEAST($5, $6::timestamptz))
 ON CONFLICT (id) DO NOTHING`,
-		ev.ID, ev.ScopeID, ev.Body, ev.Signature, ev.ReceivedAt)
+		ev.ID, ev.ScopeID, ev.Body, ev.Signature, ev.ReceivedAt, in.s.now())
 	if err != nil {
 		return false, fmt.Errorf("pgstore: inbox append: %w", err)
 	}

@@ -15,6 +15,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envChildDSN) != "" {
 		os.Exit(deliverChild())
 	}
+	if os.Getenv(envReceiverDSN) != "" {
+		os.Exit(receiverChild())
+	}
 	os.Exit(pgtest.Main(m))
 }
 

@@ -37,15 +37,21 @@ func runDemo(ctx context.Context, cfg config, fake *amojotest.Server, out, errOu
 	}
 	fmt.Fprintf(out, "Connected channel %s to account %s.\n", chats.ChannelID(), conn.AccountID)
 
-	handled := make(chan error, 16)
+	inbox, closeInbox, err := openInbox(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(errOut, "%s: %s\n", prog, oneLine(err))
+		return exitFailed
+	}
+	defer closeInbox()
+	handled := make(chan handledEvent, 16)
 	e := &echoer{client: chats, now: time.Now, out: out,
-		handled: func(_ *amojo.WebhookEvent, err error) { handled <- err }}
-	r, err := listen(cfg.addr, fake.Channel().Secret, e, errOut)
+		handled: func(ev *amojo.WebhookEvent, err error) { handled <- handledEvent{ev, err} }}
+	r, err := listen(cfg.addr, fake.Channel().Secret, inbox, e, errOut)
 	if err != nil {
 		fmt.Fprintf(errOut, "%s: listen: %s\n", prog, oneLine(err))
 		return exitFailed
 	}
-	fmt.Fprintf(out, "Receiving webhooks at %s.\n\n", r.webhookURL())
+	fmt.Fprintf(out, "Receiving webhooks at %s; they wait in %s.\n\n", r.webhookURL(), describeInbox(cfg))
 	code := demo(ctx, fake, chats, conn.ScopeID, r.webhookURL(), handled, out, errOut)
 	if err := r.stop(); err != nil {
 		fmt.Fprintf(errOut, "%s: stopping: %s\n", prog, oneLine(err))
@@ -55,7 +61,7 @@ func runDemo(ctx context.Context, cfg config, fake *amojotest.Server, out, errOu
 }
 
 // demo plays the manager's side and prints the result.
-func demo(ctx context.Context, fake *amojotest.Server, chats *amojo.Client, scopeID, hookURL string, handled <-chan error, out, errOut io.Writer) int {
+func demo(ctx context.Context, fake *amojotest.Server, chats *amojo.Client, scopeID, hookURL string, handled <-chan handledEvent, out, errOut io.Writer) int {
 	fail := func(what string, err error) int {
 		fmt.Fprintf(errOut, "%s: %s: %s\n", prog, what, oneLine(err))
 		return exitFailed
@@ -112,21 +118,33 @@ func demo(ctx context.Context, fake *amojotest.Server, chats *amojo.Client, scop
 	return exitOK
 }
 
+// handledEvent is an event the receiver dealt with, and how that went.
+type handledEvent struct {
+	ev  *amojo.WebhookEvent
+	err error
+}
+
 // managerSays sends one manager message and waits until the receiver dealt
-// with it.
-func managerSays(ctx context.Context, fake *amojotest.Server, scopeID, chatID string, m amojotest.ManagerMessage, handled <-chan error) error {
-	if _, err := fake.ManagerReply(ctx, scopeID, chatID, m); err != nil {
+// with it. Other events (left in an inbox file by an earlier run) are not
+// waited for.
+func managerSays(ctx context.Context, fake *amojotest.Server, scopeID, chatID string, m amojotest.ManagerMessage, handled <-chan handledEvent) error {
+	res, err := fake.ManagerReply(ctx, scopeID, chatID, m)
+	if err != nil {
 		return err
 	}
 	t := time.NewTimer(demoWait)
 	defer t.Stop()
-	select {
-	case err := <-handled:
-		return err
-	case <-t.C:
-		return fmt.Errorf("the receiver did not handle the webhook within %v", demoWait)
-	case <-ctx.Done():
-		return ctx.Err()
+	for {
+		select {
+		case h := <-handled:
+			if h.ev.Message != nil && h.ev.Message.Message.ID == res.MessageID {
+				return h.err
+			}
+		case <-t.C:
+			return fmt.Errorf("the receiver did not handle the webhook within %v", demoWait)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 

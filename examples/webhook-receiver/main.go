@@ -22,6 +22,13 @@
 //	AMOJO_ACCOUNT_ID      optional; the account's amojo_id (else asked from REST)
 //	WEBHOOK_ADDR          the address to listen on, such as ":8080" (or -addr)
 //
+// By default webhooks wait in a queue in memory, lost if the program dies
+// after answering amoCRM (which never sends a webhook again). With -inbox
+// FILE each webhook is stored in a synced file before the 200 (processes of
+// one machine may share it); with -postgres DSN in PostgreSQL (the schema is
+// migrated at start-up), shared by replicas on many machines. Events stored
+// and not yet handled are handled after a restart.
+//
 // amoCRM posts webhooks to the channel's registered webhook URL, which must
 // reach this program at /amojo/webhook/:scope_id. The exit status is 0 on
 // success, 1 on failure and 2 for bad usage or configuration.
@@ -60,9 +67,11 @@ func main() {
 
 // config is what the command line and the environment ask for.
 type config struct {
-	fake  bool // no account configured: run the demo against amojotest
-	addr  string
-	title string
+	fake     bool // no account configured: run the demo against amojotest
+	addr     string
+	title    string
+	inbox    string // -inbox: the file inbox's path
+	postgres string // -postgres: the connection string of the PostgreSQL inbox
 
 	accountenv.Env
 }
@@ -93,6 +102,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.addr, "addr", "", "`address` to listen on for webhooks (default $WEBHOOK_ADDR; 127.0.0.1:0 in the demo)")
 	fs.StringVar(&cfg.title, "title", "Echo receiver", "channel `title` to connect with")
+	fs.StringVar(&cfg.inbox, "inbox", "", "store webhooks in the inbox `file` before answering (one machine)")
+	fs.StringVar(&cfg.postgres, "postgres", "", "store webhooks in PostgreSQL at `dsn` before answering (many replicas; migrates the schema)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: %s [flags]\n\nEchoes managers' chat messages back as the client. Without AMOJO_CHANNEL_ID it runs a demo against an in-process fake amoCRM.\n\n", prog)
 		fs.PrintDefaults()
@@ -109,6 +120,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if strings.TrimSpace(cfg.title) == "" {
 		fmt.Fprintf(stderr, "%s: -title must not be empty\n", prog)
+		return cfg, exitUsage, false
+	}
+	if msg := checkInboxFlags(fs); msg != "" {
+		fmt.Fprintf(stderr, "%s: %s\n", prog, msg)
 		return cfg, exitUsage, false
 	}
 	cfg.Env = accountenv.Read(getenv)

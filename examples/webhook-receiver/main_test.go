@@ -160,6 +160,14 @@ func TestBadConfiguration(t *testing.T) {
 		{"bad base URL", []string{"-addr", "127.0.0.1:0"}, with(full, "AMOJO_BASE_URL", "::not a url"), exitUsage, "webhook-receiver: AMOJO_*: amojo:"},
 		{"argument", []string{"extra"}, nil, exitUsage, `webhook-receiver: unexpected argument "extra"`},
 		{"empty title", []string{"-title", " "}, nil, exitUsage, "webhook-receiver: -title must not be empty"},
+		{"two inboxes", []string{"-inbox", "in.jsonl", "-postgres", "host=/tmp dbname=x"}, nil, exitUsage,
+			"webhook-receiver: -inbox and -postgres exclude each other: choose one inbox (-inbox for one machine, -postgres for replicas)"},
+		{"two inboxes, serving", []string{"-addr", "127.0.0.1:0", "-postgres", "host=/tmp", "-inbox", "in.jsonl"}, full, exitUsage,
+			"webhook-receiver: -inbox and -postgres exclude each other"},
+		{"empty inbox path", []string{"-inbox", ""}, nil, exitUsage, "webhook-receiver: -inbox needs a file path"},
+		{"empty connection string", []string{"-postgres", " "}, nil, exitUsage, "webhook-receiver: -postgres needs a connection string"},
+		{"bad connection string", []string{"-postgres", "postgres://u:s3cret@[::1"}, nil, exitUsage,
+			"webhook-receiver: -postgres: not a PostgreSQL connection string (a postgres:// URL or key=value pairs)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -175,6 +183,9 @@ func TestBadConfiguration(t *testing.T) {
 			lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
 			if len(lines) != 1 || !strings.HasPrefix(lines[0], tt.want) {
 				t.Errorf("stderr %q, want one line starting %q", stderr.String(), tt.want)
+			}
+			if strings.Contains(stderr.String(), "s3cret") {
+				t.Errorf("stderr shows the password: %q", stderr.String())
 			}
 		})
 	}
@@ -199,22 +210,8 @@ func TestHelp(t *testing.T) {
 // failed echo on stderr, and stops cleanly.
 func TestServe(t *testing.T) {
 	t.Parallel()
-	fake := amojotest.NewServer()
-	defer fake.Close()
+	fake, stdout, stderr, cancel, done := startServing(t)
 	ch := fake.Channel()
-	env := map[string]string{
-		"AMOJO_CHANNEL_ID": ch.ID, "AMOJO_CHANNEL_SECRET": ch.Secret, "AMOJO_BASE_URL": fake.URL,
-		"AMOCRM_BASE_URL": fake.CRMURL, "AMOCRM_TOKEN": fake.Token(), "WEBHOOK_ADDR": "127.0.0.1:0",
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	stdout, stderr := newLines(t), newLines(t)
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, nil, func(k string) string { return env[k] }, stdout.w, stderr.w)
-		stdout.w.Close()
-		stderr.w.Close()
-	}()
 
 	stdout.wait(t, regexp.MustCompile(`^Connected channel `))
 	listening := stdout.wait(t, regexp.MustCompile(`^Listening on (http://127\.0\.0\.1:\d+/amojo/webhook/:scope_id);`))
@@ -247,6 +244,36 @@ func TestServe(t *testing.T) {
 	}
 	stderr.wait(t, regexp.MustCompile(`^webhook-receiver: message webhook: echoing message [0-9a-f-]+: amojo: .*400`))
 
+	stopServing(t, cancel, done)
+	stdout.wait(t, regexp.MustCompile(`^Stopped\.$`))
+}
+
+// startServing runs the program with args against a fake amoCRM configured
+// as a real account; cancel stops it and done gets its exit status.
+func startServing(t *testing.T, args ...string) (fake *amojotest.Server, stdout, stderr *lines, cancel func(), done <-chan int) {
+	t.Helper()
+	fake = amojotest.NewServer()
+	t.Cleanup(fake.Close)
+	ch := fake.Channel()
+	env := map[string]string{
+		"AMOJO_CHANNEL_ID": ch.ID, "AMOJO_CHANNEL_SECRET": ch.Secret, "AMOJO_BASE_URL": fake.URL,
+		"AMOCRM_BASE_URL": fake.CRMURL, "AMOCRM_TOKEN": fake.Token(), "WEBHOOK_ADDR": "127.0.0.1:0",
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	stdout, stderr = newLines(t), newLines(t)
+	exit := make(chan int, 1)
+	go func() {
+		exit <- run(ctx, args, func(k string) string { return env[k] }, stdout.w, stderr.w)
+		stdout.w.Close()
+		stderr.w.Close()
+	}()
+	return fake, stdout, stderr, cancel, exit
+}
+
+// stopServing cancels the program and checks that it exits cleanly.
+func stopServing(t *testing.T, cancel func(), done <-chan int) {
+	t.Helper()
 	cancel()
 	select {
 	case code := <-done:
@@ -256,7 +283,6 @@ func TestServe(t *testing.T) {
 	case <-time.After(lineWait):
 		t.Fatal("run did not return after cancellation")
 	}
-	stdout.wait(t, regexp.MustCompile(`^Stopped\.$`))
 }
 
 // lines collects what the program writes, line by line.
@@ -333,7 +359,7 @@ func createChat(conv, id, name string) amojo.CreateChatRequest {
 // the handler time to read the body and answer.
 func TestServerTimeouts(t *testing.T) {
 	t.Parallel()
-	r, err := listen("127.0.0.1:0", amojotest.DefaultChannelSecret, &echoer{out: io.Discard}, io.Discard)
+	r, err := listen("127.0.0.1:0", amojotest.DefaultChannelSecret, nil, &echoer{out: io.Discard}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,11 +52,16 @@ type receiver struct {
 }
 
 // listen starts serving webhooks verified with secret on addr; e handles
-// them and errors go to errOut.
-func listen(addr, secret string, e *echoer, errOut io.Writer) (*receiver, error) {
+// them and errors go to errOut. With an inbox, each webhook is stored there
+// before it is answered; without, it waits in a queue in memory.
+func listen(addr, secret string, inbox amojo.Inbox, e *echoer, errOut io.Writer) (*receiver, error) {
 	// One worker keeps each chat's messages in order; the queue absorbs
 	// bursts while amoCRM waits only for the 200.
-	h := amojo.NewWebhookHandler(secret, e.handle, amojo.WithWebhookAsync(256, 1), amojo.WithWebhookErrorHandler(reportTo(errOut)))
+	hand := amojo.WithWebhookAsync(256, 1)
+	if inbox != nil {
+		hand = amojo.WithWebhookInbox(inbox, amojo.WithDeliveryWorkers(1))
+	}
+	h := amojo.NewWebhookHandler(secret, e.handle, hand, amojo.WithWebhookErrorHandler(reportTo(errOut)))
 	if err := h.Err(); err != nil {
 		return nil, err
 	}
@@ -128,6 +133,12 @@ func serve(ctx context.Context, cfg config, out, errOut io.Writer) int {
 		return exitUsage
 	}
 	defer closeIdle()
+	inbox, closeInbox, err := openInbox(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(errOut, "%s: %s\n", prog, oneLine(err))
+		return exitFailed
+	}
+	defer closeInbox()
 	conn, err := connect(ctx, chats, crm, cfg.AccountID, cfg.title)
 	if err != nil {
 		fmt.Fprintf(errOut, "%s: connect: %s\n", prog, oneLine(err))
@@ -136,12 +147,13 @@ func serve(ctx context.Context, cfg config, out, errOut io.Writer) int {
 	fmt.Fprintf(out, "Connected channel %s to account %s (scope %s).\n", chats.ChannelID(), conn.AccountID, conn.ScopeID)
 
 	e := &echoer{client: chats, now: time.Now, out: out}
-	r, err := listen(cfg.addr, cfg.Secret, e, errOut)
+	r, err := listen(cfg.addr, cfg.Secret, inbox, e, errOut)
 	if err != nil {
 		fmt.Fprintf(errOut, "%s: listen: %s\n", prog, oneLine(err))
 		return exitFailed
 	}
 	fmt.Fprintf(out, "Listening on %s; the channel's webhook URL must lead here (path %s:scope_id).\n", r.webhookURL(), webhookPath)
+	fmt.Fprintf(out, "Webhooks wait in %s.\n", describeInbox(cfg))
 	fmt.Fprintln(out, "Stop with Ctrl-C.")
 
 	code := exitOK

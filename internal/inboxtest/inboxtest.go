@@ -59,6 +59,7 @@ func Run(t *testing.T, newInbox NewInbox) {
 	}{
 		{"AppendIsIdempotentByID", appendIdempotent},
 		{"AppendValidates", appendValidates},
+		{"AppendedEventIsDueAtOnce", appendDueAtOnce},
 		{"ClaimIsExclusiveOldestFirst", claimExclusive},
 		{"ExpiredLeaseIsReclaimed", leaseExpiry},
 		{"ExtendKeepsTheLease", extendLease},
@@ -156,6 +157,18 @@ func appendValidates(t *testing.T, in amojo.Inbox, clk *Clock) {
 	}
 	if _, err := in.Claim(t.Context(), 1, 0); err == nil {
 		t.Error("Claim with no lease did not fail")
+	}
+}
+
+// appendDueAtOnce: an event received by a process whose clock is ahead of
+// the inbox's (another replica, a handler with a clock of its own) is due at
+// once all the same, and keeps the time it was received.
+func appendDueAtOnce(t *testing.T, in amojo.Inbox, clk *Clock) {
+	ahead := Event("s", 1, clk.Now().Add(time.Minute))
+	mustAppend(t, in, ahead)
+	got := mustClaim(t, in, 5, 1)[0]
+	if got.ID != ahead.ID || !got.ReceivedAt.Equal(ahead.ReceivedAt) {
+		t.Errorf("claimed %s received at %v, want %s received at %v", got.ID, got.ReceivedAt, ahead.ID, ahead.ReceivedAt)
 	}
 }
 
