@@ -3,6 +3,7 @@ package amojo
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -41,7 +42,11 @@ type OAuthError struct {
 	Title      string // localised
 	Detail     string // localised
 	Type       string
+	RequestID  string // the answer's X-Request-Id, when amoCRM sent one
 }
+
+// maxOAuthText caps each text of an OAuthError.
+const maxOAuthText = 300
 
 // Error returns "amojo: oauth GRANT: STATUS HINT: TITLE: DETAIL", leaving out
 // what the answer did not have.
@@ -60,6 +65,11 @@ func (e *OAuthError) Error() string {
 	if e.Hint == "" && e.Title == "" && e.Detail == "" {
 		b.WriteString(" ")
 		b.WriteString(http.StatusText(e.StatusCode))
+	}
+	if e.RequestID != "" {
+		b.WriteString(" (request id ")
+		b.WriteString(e.RequestID)
+		b.WriteByte(')')
 	}
 	return b.String()
 }
@@ -91,32 +101,10 @@ func newOAuthError(grant string, ae *APIError, secrets ...string) *OAuthError {
 			e.Title, e.Detail = o.str("error"), firstNonEmpty(e.Detail, o.str("error_description"))
 		}
 	}
+	e.RequestID = ae.RequestID
+	secrets = slices.DeleteFunc(secrets, func(s string) bool { return s == "" })
 	for _, p := range []*string{&e.Hint, &e.Title, &e.Detail, &e.Type} {
-		*p = oneLineText(redact(*p, secrets...), 300)
+		*p = cleanText(redactString(*p, secrets), maxOAuthText)
 	}
 	return e
 }
-
-// redact replaces each non-empty secret in s.
-func redact(s string, secrets ...string) string {
-	for _, v := range secrets {
-		if v != "" {
-			s = strings.ReplaceAll(s, v, "[redacted]")
-		}
-	}
-	return s
-}
-
-// oneLineText flattens s to one line of at most n bytes (cut at a rune).
-func oneLineText(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !isRuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -151,7 +151,7 @@ func parseTokenResponse(raw []byte, start time.Time) (*OAuthToken, error) {
 		return nil, errors.New("the answer is not a JSON object")
 	}
 	if tt := o.str("token_type"); tt != "" && !strings.EqualFold(tt, "Bearer") {
-		return nil, fmt.Errorf("the answer has token_type %q, not Bearer", oneLineText(tt, 40))
+		return nil, fmt.Errorf("the answer has token_type %q, not Bearer", cleanText(tt, 40))
 	}
 	tok := &OAuthToken{AccessToken: o.str("access_token"), RefreshToken: o.str("refresh_token")}
 	for _, f := range []struct{ name, v string }{{"access_token", tok.AccessToken}, {"refresh_token", tok.RefreshToken}} {

@@ -109,7 +109,7 @@ func (e *RedirectError) Error() string {
 	if e.Is(ErrAccessDenied) {
 		return ErrAccessDenied.Error()
 	}
-	return "amojo: oauth: redirect error " + strconv.Quote(oneLineText(e.Code, 64))
+	return "amojo: oauth: redirect error " + strconv.Quote(cleanText(e.Code, 64))
 }
 
 // Is matches ErrAccessDenied.
@@ -212,7 +212,7 @@ func refererURL(ref string, allowHost func(string) bool) (string, error) {
 	allowed := IsAccountHost(host) || (allowHost != nil && allowHost(host))
 	switch {
 	case !allowed:
-		return "", invalid("referer", "host "+oneLineText(host, 100)+" is not an amoCRM or Kommo account")
+		return "", invalid("referer", "host "+cleanText(host, 100)+" is not an amoCRM or Kommo account")
 	case u.Scheme == "https":
 	case u.Scheme == "http" && IsLoopbackHost(host):
 	default:
