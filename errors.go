@@ -223,7 +223,7 @@ func (e *APIError) Is(target error) bool {
 // ValidationError reports input that breaks a rule of the API. It is returned
 // before anything is sent.
 type ValidationError struct {
-	Field  string // the offending field, as a Go path such as "Content.FileName"
+	Field  string // the offending field: a Go path such as "Content.FileName", or the JSON path a file used ("messages[2].message.file_name")
 	Reason string
 }
 
