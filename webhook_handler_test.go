@@ -315,15 +315,12 @@ func TestWebhookHandlerConfigErrors(t *testing.T) {
 		{"empty secret and async", "", ok, []WebhookOption{WithWebhookAsync(1, 1)}, "webhook secret not configured", "secret"},
 		{"nil callback", hookSecret, nil, nil, "webhook handler misconfigured", "fn"},
 		{"empty extra secret", hookSecret, ok, []WebhookOption{WithWebhookSecrets("old", "")}, "webhook handler misconfigured", "WebhookSecrets[1]"},
-		{"zero body limit", hookSecret, ok, []WebhookOption{WithMaxBodyBytes(0)}, "webhook handler misconfigured", "MaxBodyBytes"},
-		{"negative sync timeout", hookSecret, ok, []WebhookOption{WithSyncTimeout(-time.Second)}, "webhook handler misconfigured", "SyncTimeout"},
-		{"no workers", hookSecret, ok, []WebhookOption{WithAsync(10, 0)}, "webhook handler misconfigured", "Async.Workers"},
-		{"negative queue", hookSecret, ok, []WebhookOption{WithAsync(-1, 1)}, "webhook handler misconfigured", "Async.QueueSize"},
-		{"zero body limit (new name)", hookSecret, ok, []WebhookOption{WithWebhookMaxBody(0)}, "webhook handler misconfigured", "WebhookMaxBody"},
-		{"zero sync timeout (new name)", hookSecret, ok, []WebhookOption{WithWebhookSyncTimeout(0)}, "webhook handler misconfigured", "WebhookSyncTimeout"},
-		{"no workers (new name)", hookSecret, ok, []WebhookOption{WithWebhookAsync(10, 0)}, "webhook handler misconfigured", "WebhookAsync.Workers"},
-		{"negative queue (new name)", hookSecret, ok, []WebhookOption{WithWebhookAsync(-1, 1)}, "webhook handler misconfigured", "WebhookAsync.QueueSize"},
-		{"nil error handler (new name)", hookSecret, ok, []WebhookOption{WithWebhookErrorHandler(nil)}, "webhook handler misconfigured", "WebhookErrorHandler"},
+		{"zero body limit", hookSecret, ok, []WebhookOption{WithWebhookMaxBody(0)}, "webhook handler misconfigured", "WebhookMaxBody"},
+		{"zero sync timeout", hookSecret, ok, []WebhookOption{WithWebhookSyncTimeout(0)}, "webhook handler misconfigured", "WebhookSyncTimeout"},
+		{"negative sync timeout", hookSecret, ok, []WebhookOption{WithWebhookSyncTimeout(-time.Second)}, "webhook handler misconfigured", "WebhookSyncTimeout"},
+		{"no workers", hookSecret, ok, []WebhookOption{WithWebhookAsync(10, 0)}, "webhook handler misconfigured", "WebhookAsync.Workers"},
+		{"negative queue", hookSecret, ok, []WebhookOption{WithWebhookAsync(-1, 1)}, "webhook handler misconfigured", "WebhookAsync.QueueSize"},
+		{"nil error handler", hookSecret, ok, []WebhookOption{WithWebhookErrorHandler(nil)}, "webhook handler misconfigured", "WebhookErrorHandler"},
 		{"zero read timeout", hookSecret, ok, []WebhookOption{WithWebhookReadTimeout(0)}, "webhook handler misconfigured", "WebhookReadTimeout"},
 		{"negative max age", hookSecret, ok, []WebhookOption{WithWebhookMaxAge(-time.Minute)}, "webhook handler misconfigured", "WebhookMaxAge"},
 		{"dedup without a window", hookSecret, ok, []WebhookOption{WithWebhookDedup(0, 10)}, "webhook handler misconfigured", "WebhookDedup.Window"},
@@ -333,7 +330,6 @@ func TestWebhookHandlerConfigErrors(t *testing.T) {
 		{"nil clock", hookSecret, ok, []WebhookOption{WithWebhookClock(nil)}, "webhook handler misconfigured", "WebhookClock"},
 		{"nil option", hookSecret, ok, []WebhookOption{nil}, "webhook handler misconfigured", "opts[2]"},
 		{"nil logger", hookSecret, ok, []WebhookOption{WithWebhookLogger(nil)}, "webhook handler misconfigured", "WebhookLogger"},
-		{"nil error handler", hookSecret, ok, []WebhookOption{WithErrorHandler(nil)}, "webhook handler misconfigured", "ErrorHandler"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -450,7 +446,6 @@ func TestWebhookHandlerSlowSyncCallback(t *testing.T) {
 	}{
 		{"default timeout", nil, DefaultWebhookSyncTimeout},
 		{"WithWebhookSyncTimeout", []WebhookOption{WithWebhookSyncTimeout(time.Second)}, time.Second},
-		{"WithSyncTimeout (former name)", []WebhookOption{WithSyncTimeout(time.Second)}, time.Second},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
