@@ -118,8 +118,8 @@ func (r *importRun) createContacts(jobs []*importJob) (created, lost []*importJo
 	}
 	sent := make([]bool, len(jobs)) // the pending mark is written
 	var markErr error
-	held := false // BeforeSend kept the last attempt back: nothing was created
-	mark := amojo.BeforeSend(func(_ context.Context, a amojo.ContactsAttempt) error {
+	held := false // the hook kept the last attempt back: nothing was created
+	mark := amojo.BeforeSendContacts(func(_ context.Context, a amojo.ContactsAttempt) error {
 		if err := r.ctx.Err(); err != nil {
 			held = true // stopped before anything left: leave it to the next run
 			return err
