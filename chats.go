@@ -27,7 +27,11 @@ type Source struct {
 	ExternalID string `json:"external_id"`
 }
 
-func (s *Source) validate() error {
+// Validate checks ExternalID by the chats API's rule (printable ASCII and
+// spaces, at most 40 characters), as CreateChat and SendMessage do before
+// sending; a nil Source, or one without ExternalID, is valid (it sends no
+// source). A problem is a *ValidationError for "ExternalID".
+func (s *Source) Validate() error {
 	if s == nil || s.ExternalID == "" {
 		return nil
 	}
@@ -117,7 +121,7 @@ func (req CreateChatRequest) Validate() error {
 	if isBlank(req.ConversationID) {
 		return invalid("ConversationID", "required")
 	}
-	if err := req.Source.validate(); err != nil {
+	if err := req.Source.Validate(); err != nil {
 		return within("Source", err)
 	}
 	if req.User.RefID == "" {

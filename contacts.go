@@ -380,27 +380,27 @@ type createContactsCall struct {
 }
 
 // ContactsAttempt is an attempt of a CreateContacts request about to be
-// sent, as BeforeSend reports it. The request carries the input's contacts
-// [Start, End). Attempt is 1, then 2 and on when a 429 made it try again.
-// Time is the client's clock (WithClock) as it leaves.
+// sent, as BeforeSendContacts reports it. The request carries the input's
+// contacts [Start, End). Attempt is 1, then 2 and on when a 429 made it try
+// again. Time is the client's clock (WithClock) as it leaves.
 type ContactsAttempt struct {
 	Start, End int
 	Attempt    int
 	Time       time.Time
 }
 
-// BeforeSend makes CreateContacts call fn right before each attempt of each
-// of its requests is sent: after the wait for the rate limit and any
-// back-off, with the request built and authorized, so only the network lies
-// between fn and amoCRM. A caller that must know which contacts amoCRM may
-// have created (their answer can be lost) records that there, no earlier.
-// When fn returns an error, that attempt is not sent and CreateContacts
-// stops as after a failed request, with a *BatchError wrapping the error.
-// fn is called on the goroutine of CreateContacts.
-func BeforeSend(fn func(ctx context.Context, a ContactsAttempt) error) CreateContactsOption {
+// BeforeSendContacts makes CreateContacts (and CreateContact) call fn right
+// before each attempt of each of its requests is sent: after the wait for the
+// rate limit and any back-off, with the request built and authorized, so only
+// the network lies between fn and amoCRM. A caller that must know which
+// contacts amoCRM may have created (their answer can be lost) records that
+// there, no earlier. When fn returns an error, that attempt is not sent and
+// CreateContacts stops as after a failed request, with a *BatchError
+// wrapping the error. fn is called on the goroutine of CreateContacts.
+func BeforeSendContacts(fn func(ctx context.Context, a ContactsAttempt) error) CreateContactsOption {
 	return func(c *createContactsCall) error {
 		if fn == nil {
-			return invalid("BeforeSend", "nil func")
+			return invalid("BeforeSendContacts", "nil func")
 		}
 		c.beforeSend = fn
 		return nil
@@ -412,7 +412,7 @@ func BeforeSend(fn func(ctx context.Context, a ContactsAttempt) error) CreateCon
 // other. Input is validated as a whole before anything is sent (unknown phone
 // or e-mail kinds, empty values, duplicate request ids) and a problem is a
 // *ValidationError naming the item, such as "contacts[3].Phones[0].Enum".
-// Options (BeforeSend) are checked first too.
+// Options (BeforeSendContacts) are checked first too.
 //
 // When a request fails, CreateContacts stops and returns the ids of the
 // contacts created by the earlier requests (a prefix of the input) with a
@@ -422,7 +422,7 @@ func BeforeSend(fn func(ctx context.Context, a ContactsAttempt) error) CreateCon
 // Creating a contact is not idempotent: when an answer is lost (a network
 // error, 502, 503 or 504), amoCRM may have created the contacts anyway, so
 // those requests are not retried; only a 429 is. Check with ChatLinks or
-// FindContacts (from the time BeforeSend saw) before trying again.
+// FindContacts (from the time BeforeSendContacts saw) before trying again.
 func (c *CRMClient) CreateContacts(ctx context.Context, contacts []NewContact, opts ...CreateContactsOption) ([]int64, error) {
 	const path = "/api/v4/contacts"
 	var call createContactsCall

@@ -777,7 +777,7 @@ func TestCreateContactsBeforeSend(t *testing.T) {
 		contacts[i].Name = fmt.Sprintf("c-%d", i)
 	}
 	var seen []ContactsAttempt
-	ids, err := c.CreateContacts(t.Context(), contacts, BeforeSend(func(_ context.Context, a ContactsAttempt) error {
+	ids, err := c.CreateContacts(t.Context(), contacts, BeforeSendContacts(func(_ context.Context, a ContactsAttempt) error {
 		if !a.Time.Equal(clock()) {
 			t.Errorf("attempt at %v, clock %v", a.Time, clock())
 		}
@@ -806,14 +806,14 @@ func TestCreateContactsBeforeSendRefuses(t *testing.T) {
 	c, s := restSetup(t)
 	s.handle("POST", "/api/v4/contacts", restReply(200, restFixture(t, "contacts_seed_response.json")))
 	full := errors.New("checkpoint full")
-	_, err := c.CreateContacts(t.Context(), []NewContact{{Name: "a"}}, BeforeSend(func(context.Context, ContactsAttempt) error { return full }))
+	_, err := c.CreateContacts(t.Context(), []NewContact{{Name: "a"}}, BeforeSendContacts(func(context.Context, ContactsAttempt) error { return full }))
 	var be *BatchError
 	if !errors.As(err, &be) || be.Done != 0 || !errors.Is(err, full) {
 		t.Errorf("err = %v", err)
 	}
-	_, err = c.CreateContact(t.Context(), NewContact{Name: "a"}, BeforeSend(nil))
+	_, err = c.CreateContact(t.Context(), NewContact{Name: "a"}, BeforeSendContacts(nil))
 	var ve *ValidationError
-	if !errors.As(err, &ve) || ve.Field != "BeforeSend" {
+	if !errors.As(err, &ve) || ve.Field != "BeforeSendContacts" {
 		t.Errorf("err = %v", err)
 	}
 	if _, err := c.CreateContacts(t.Context(), []NewContact{{Name: "a"}}, nil); err == nil {

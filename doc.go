@@ -11,7 +11,8 @@
 // review), closes talks, and reads chat events to catch up after downtime
 // ([CRMClient.AllChatEvents]).
 // Managers' replies arrive as signed webhooks, which [VerifyWebhook],
-// [ParseWebhook] and [NewWebhookHandler] take care of.
+// [ParseWebhook] and [NewWebhookHandler] take care of. Package importer,
+// built on this package, imports conversations that already happened.
 //
 // # Signing
 //
@@ -56,17 +57,6 @@
 // ([InboxEventIDFrom] in the callback; [InboxEvent].ID, derived from the
 // scope and the signed body) is the key that makes it idempotent.
 // docs/inbox.md has the details.
-//
-// # Importing conversations
-//
-// An [Importer] brings conversations that already happened into amoCRM
-// without creating incoming leads: it connects the channel, creates each
-// chat, creates or reuses its contact and links them, imports the messages
-// silently in time order and checks the history. [ReadConversation] and
-// [ReadConversations] read conversations from JSON and JSON Lines (see
-// [Conversation] for the format). Imports are idempotent and, with a
-// [Checkpoint], resumable after a crash; examples/import-conversation is the
-// program.
 //
 // # OAuth
 //

@@ -1,6 +1,7 @@
 package amojo
 
 import (
+	"encoding/json"
 	"net/url"
 	"reflect"
 	"time"
@@ -268,6 +269,31 @@ func seconds(d time.Duration) int64 {
 	}
 	s := int64((d + time.Second/2) / time.Second)
 	return max(s, 1)
+}
+
+// ValidateContent checks c by the rules SendMessage applies to a message's
+// content (the required fields of its kind, absolute http(s) media URLs,
+// coordinates within range), so content built ahead of a message, or read
+// from elsewhere, can be checked before anything is sent. A problem is a
+// *ValidationError whose Field is relative to the content, such as
+// "FileName"; a nil c is one for "Content".
+func ValidateContent(c Content) error {
+	if isNilContent(c) {
+		return invalid("Content", "required")
+	}
+	return c.validate(false)
+}
+
+// MarshalContent returns the chats API's "message" object carrying c, as
+// SendMessage sends it, such as
+// {"type":"picture","text":"caption","media":URL,"file_name":"a.png","file_size":1024}
+// (durations in whole seconds). It does not check c (see ValidateContent);
+// a nil c is a *ValidationError for "Content".
+func MarshalContent(c Content) ([]byte, error) {
+	if isNilContent(c) {
+		return nil, invalid("Content", "required")
+	}
+	return json.Marshal(c.wire())
 }
 
 // isNilContent reports a nil interface or a nil pointer to a content kind.

@@ -255,7 +255,7 @@ func (m Message) Validate() error {
 	if err := m.Content.validate(false); err != nil {
 		return within("Content", err)
 	}
-	if err := m.Source.validate(); err != nil {
+	if err := m.Source.Validate(); err != nil {
 		return within("Source", err)
 	}
 	if m.ReplyTo != nil {
@@ -495,7 +495,7 @@ func (e MessageEdit) payload() editPayload {
 // refuse a second copy. So when an answer is lost after amoCRM stored the
 // message, the retry is refused (a 400 *APIError) although the message is
 // there: look for its msgid in History (message.client_id) before treating
-// such an error as a failure. The Importer does exactly that.
+// such an error as a failure.
 func (c *Client) SendMessage(ctx context.Context, scopeID string, m Message) (*SentMessage, error) {
 	if err := checkID("scopeID", scopeID); err != nil {
 		return nil, err

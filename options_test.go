@@ -1,21 +1,17 @@
 package amojo
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/amojo-go/amojo/internal/optionscan"
 )
 
 // sharedOptions returns one value of every exported Option constructor of
@@ -76,33 +72,12 @@ func TestOptionsAreSafeToShare(t *testing.T) {
 // the package's exported functions that return an Option.
 func TestSharedOptionsCoverEveryOption(t *testing.T) {
 	t.Parallel()
-	files, err := filepath.Glob("*.go")
+	constructors, err := optionscan.Constructors(".", "Option")
 	require.NoError(t, err)
-	var constructors []string
-	fset := token.NewFileSet()
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		src, err := os.ReadFile(name)
-		require.NoError(t, err)
-		f, err := parser.ParseFile(fset, name, src, parser.SkipObjectResolution)
-		require.NoError(t, err)
-		for _, d := range f.Decls {
-			fn, ok := d.(*ast.FuncDecl)
-			if !ok || fn.Recv != nil || !fn.Name.IsExported() || fn.Type.Results == nil || len(fn.Type.Results.List) != 1 {
-				continue
-			}
-			if id, ok := fn.Type.Results.List[0].Type.(*ast.Ident); ok && id.Name == "Option" {
-				constructors = append(constructors, fn.Name.Name)
-			}
-		}
-	}
 	var listed []string
 	for name := range sharedOptions() {
 		listed = append(listed, name)
 	}
-	slices.Sort(constructors)
 	slices.Sort(listed)
 	assert.Equal(t, constructors, listed, "add every Option constructor to sharedOptions")
 }

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/amojo-go/amojo/internal/filelock"
 )
 
 // maxTokenFile bounds the size of a token file read.
@@ -207,11 +209,11 @@ func (s *FileTokenStore) Lock(ctx context.Context) (unlock func(), err error) {
 	}
 	wait := time.Millisecond
 	for {
-		err := lockFile(f)
+		err := filelock.Lock(f)
 		if err == nil {
 			return func() { f.Close(); release() }, nil
 		}
-		if !errors.Is(err, errLocked) {
+		if !errors.Is(err, filelock.ErrLocked) {
 			f.Close()
 			release()
 			return nil, fmt.Errorf("amojo: token file %s: lock: %w", s.path, err)

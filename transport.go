@@ -7,10 +7,10 @@ import (
 )
 
 // defaultIdleConnsPerHost is how many idle connections per host the default
-// transport keeps: more than the concurrency the SDK itself uses (the
-// Importer's 8 workers by default, 32 in its benchmark), so that concurrent
-// calls reuse their connections instead of dialling, and against amoCRM
-// paying a TLS handshake, again and again. net/http's default keeps 2.
+// transport keeps: more than the concurrency of the SDK's own batch work (8
+// to 32 calls at once), so that concurrent calls reuse their connections
+// instead of dialling, and against amoCRM paying a TLS handshake, again and
+// again. net/http's default keeps 2.
 const defaultIdleConnsPerHost = 64
 
 // newDefaultTransport returns the transport of a client made without

@@ -88,17 +88,10 @@ func WithWebhookSecrets(extra ...string) WebhookOption {
 
 // WithWebhookMaxBody limits the size of a webhook body (default
 // DefaultWebhookMaxBody, 1 MiB); a larger body is answered 413.
-func WithWebhookMaxBody(n int64) WebhookOption { return maxBodyOption("WebhookMaxBody", n) }
-
-// WithMaxBodyBytes is the former name of WithWebhookMaxBody.
-//
-// Deprecated: use WithWebhookMaxBody.
-func WithMaxBodyBytes(n int64) WebhookOption { return maxBodyOption("MaxBodyBytes", n) }
-
-func maxBodyOption(field string, n int64) WebhookOption {
+func WithWebhookMaxBody(n int64) WebhookOption {
 	return func(c *webhookConfig) error {
 		if n <= 0 {
-			return invalid(field, "not positive")
+			return invalid("WebhookMaxBody", "not positive")
 		}
 		c.maxBody = n
 		return nil
@@ -112,18 +105,9 @@ func maxBodyOption(field string, n int64) WebhookOption {
 // WithWebhookInbox there is no synchronous callback, and this option is a
 // configuration error.
 func WithWebhookSyncTimeout(d time.Duration) WebhookOption {
-	return syncTimeoutOption("WebhookSyncTimeout", d)
-}
-
-// WithSyncTimeout is the former name of WithWebhookSyncTimeout.
-//
-// Deprecated: use WithWebhookSyncTimeout.
-func WithSyncTimeout(d time.Duration) WebhookOption { return syncTimeoutOption("SyncTimeout", d) }
-
-func syncTimeoutOption(field string, d time.Duration) WebhookOption {
 	return func(c *webhookConfig) error {
 		if d <= 0 {
-			return invalid(field, "not positive")
+			return invalid("WebhookSyncTimeout", "not positive")
 		}
 		c.syncTimeout, c.syncTimeoutSet = d, true
 		return nil
@@ -139,21 +123,12 @@ func syncTimeoutOption(field string, d time.Duration) WebhookOption {
 // lost, though amoCRM got its 200. WithWebhookInbox keeps events durably
 // instead, and cannot be combined with this option.
 func WithWebhookAsync(queueSize, workers int) WebhookOption {
-	return asyncOption("WebhookAsync", queueSize, workers)
-}
-
-// WithAsync is the former name of WithWebhookAsync.
-//
-// Deprecated: use WithWebhookAsync.
-func WithAsync(queueSize, workers int) WebhookOption { return asyncOption("Async", queueSize, workers) }
-
-func asyncOption(field string, queueSize, workers int) WebhookOption {
 	return func(c *webhookConfig) error {
 		if queueSize < 0 {
-			return invalid(field+".QueueSize", "negative")
+			return invalid("WebhookAsync.QueueSize", "negative")
 		}
 		if workers < 1 {
-			return invalid(field+".Workers", "less than 1")
+			return invalid("WebhookAsync.Workers", "less than 1")
 		}
 		c.async, c.queueSize, c.workers = true, queueSize, workers
 		return nil
@@ -182,20 +157,9 @@ func asyncOption(field string, queueSize, workers int) WebhookOption {
 // (WithWebhookLogLimit). fn may be called from several goroutines at once and
 // must not panic.
 func WithWebhookErrorHandler(fn func(ev *WebhookEvent, err error)) WebhookOption {
-	return errorHandlerOption("WebhookErrorHandler", fn)
-}
-
-// WithErrorHandler is the former name of WithWebhookErrorHandler.
-//
-// Deprecated: use WithWebhookErrorHandler.
-func WithErrorHandler(fn func(ev *WebhookEvent, err error)) WebhookOption {
-	return errorHandlerOption("ErrorHandler", fn)
-}
-
-func errorHandlerOption(field string, fn func(*WebhookEvent, error)) WebhookOption {
 	return func(c *webhookConfig) error {
 		if fn == nil {
-			return invalid(field, "nil")
+			return invalid("WebhookErrorHandler", "nil")
 		}
 		c.onError = fn
 		return nil

@@ -56,10 +56,11 @@ import (
 	"github.com/amojo-go/amojo"
 	"github.com/amojo-go/amojo/amojotest"
 	"github.com/amojo-go/amojo/examples/internal/accountenv"
+	"github.com/amojo-go/amojo/importer"
 )
 
 // seed is the conversation of amoCRM's import walk-through; it equals
-// testdata/conversations/seed.json at the repository root.
+// importer/testdata/conversations/seed.json at the repository root.
 //
 //go:embed seed.json
 var seed []byte
@@ -128,11 +129,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var cfg config
 	fs.StringVar(&cfg.file, "file", "", "conversation `file`: one JSON conversation (.json) or JSON Lines, one per line (.jsonl); default: the walk-through's conversation")
 	fs.StringVar(&cfg.checkpoint, "checkpoint", "", "checkpoint `file` recording progress, so a stopped import resumes where it stopped")
-	fs.IntVar(&cfg.concurrency, "concurrency", amojo.DefaultImportConcurrency, "conversations imported at once")
+	fs.IntVar(&cfg.concurrency, "concurrency", importer.DefaultConcurrency, "conversations imported at once")
 	fs.BoolVar(&cfg.dryRun, "dry-run", false, "validate the input and print the plan; send nothing")
 	fs.BoolVar(&cfg.notifyNewest, "notify-newest", false, "send each conversation's newest message non-silently (creates a lead and notifies users)")
 	fs.BoolVar(&cfg.recreate, "recreate-contacts", false, "create the contacts of conversations whose earlier contact creation was never confirmed and that a search of amoCRM cannot settle (they may then exist twice)")
-	fs.StringVar(&cfg.title, "title", amojo.DefaultImportTitle, "channel `title` to connect with")
+	fs.StringVar(&cfg.title, "title", importer.DefaultChannelTitle, "channel `title` to connect with")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: %s [flags]\n\nImports conversations into amoCRM. Without AMOJO_CHANNEL_ID it runs against an in-process fake amoCRM.\n\n", prog)
 		fs.PrintDefaults()
@@ -190,13 +191,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// Wire the clients: to the fake, or to the account of the environment.
 	var chats *amojo.Client
 	var crm *amojo.CRMClient
-	var opts []amojo.ImportOption
+	var opts []importer.Option
 	if fake {
 		srv := amojotest.NewServer()
 		defer srv.Close()
 		fmt.Fprintf(stdout, "No AMOJO_CHANNEL_ID set: using a fake amoCRM in this process (chats API %s, REST %s).\n", srv.URL, srv.CRMURL)
 		chats, crm = srv.Client(), srv.CRMClient()
-		opts = append(opts, amojo.WithBotRefID(srv.Channel().Bot.ID))
+		opts = append(opts, importer.WithBotRefID(srv.Channel().Bot.ID))
 	} else {
 		var closeTokens func()
 		if chats, crm, closeTokens, err = cfg.Clients(); err != nil {
@@ -205,22 +206,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		defer closeTokens() // a token refresh in flight is saved before the program ends
 		if cfg.AccountID != "" {
-			opts = append(opts, amojo.WithAccountID(cfg.AccountID))
+			opts = append(opts, importer.WithAccountID(cfg.AccountID))
 		}
 		if cfg.BotID != "" {
-			opts = append(opts, amojo.WithBotRefID(cfg.BotID))
+			opts = append(opts, importer.WithBotRefID(cfg.BotID))
 		}
 	}
-	opts = append(opts, amojo.WithConcurrency(cfg.concurrency), amojo.WithNotifyNewest(cfg.notifyNewest), amojo.WithChannelTitle(cfg.title),
-		amojo.WithRecreateContacts(cfg.recreate))
+	opts = append(opts, importer.WithConcurrency(cfg.concurrency), importer.WithNotifyNewest(cfg.notifyNewest), importer.WithChannelTitle(cfg.title),
+		importer.WithRecreateContacts(cfg.recreate))
 	if cfg.checkpoint != "" {
-		cp, err := amojo.NewFileCheckpoint(cfg.checkpoint)
+		cp, err := importer.NewFileCheckpoint(cfg.checkpoint)
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: %s\n", prog, oneLine(err))
 			return exitUsage
 		}
 		defer cp.Close()
-		opts = append(opts, amojo.WithCheckpoint(cp))
+		opts = append(opts, importer.WithCheckpoint(cp))
 	}
 
 	if !in.lines {
@@ -231,14 +232,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // importOne imports a single conversation and prints each step and the
 // resulting history.
-func importOne(ctx context.Context, in *input, plan *plan, chats *amojo.Client, crm *amojo.CRMClient, opts []amojo.ImportOption, cfg config, fake bool, stdout, stderr io.Writer) int {
+func importOne(ctx context.Context, in *input, plan *plan, chats *amojo.Client, crm *amojo.CRMClient, opts []importer.Option, cfg config, fake bool, stdout, stderr io.Writer) int {
 	c := plan.first
 	if !fake && cfg.file == "" {
 		if err := adoptSeedManager(ctx, crm, c, stdout); err != nil {
 			return fail(stderr, cfg, err)
 		}
 	}
-	im, err := amojo.NewImporter(chats, crm, opts...)
+	im, err := importer.New(chats, crm, opts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %s\n", prog, oneLine(err))
 		return exitUsage
@@ -283,18 +284,18 @@ func importOne(ctx context.Context, in *input, plan *plan, chats *amojo.Client, 
 }
 
 // importMany imports a JSON Lines file with a progress display.
-func importMany(ctx context.Context, in *input, plan *plan, chats *amojo.Client, crm *amojo.CRMClient, opts []amojo.ImportOption, cfg config, fake bool, stdout, stderr io.Writer) int {
+func importMany(ctx context.Context, in *input, plan *plan, chats *amojo.Client, crm *amojo.CRMClient, opts []importer.Option, cfg config, fake bool, stdout, stderr io.Writer) int {
 	if err := in.rewind(); err != nil {
 		fmt.Fprintf(stderr, "%s: %s\n", prog, oneLine(err))
 		return exitUsage
 	}
 	pr := newProgress(stderr, plan.conversations, plan.messages)
-	im, err := amojo.NewImporter(chats, crm, append(opts, amojo.WithProgress(pr.update))...)
+	im, err := importer.New(chats, crm, append(opts, importer.WithProgress(pr.update))...)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %s\n", prog, oneLine(err))
 		return exitUsage
 	}
-	res, err := im.ImportAll(ctx, amojo.ReadConversations(in.r))
+	res, err := im.ImportAll(ctx, importer.ReadConversations(in.r))
 	pr.finish()
 	p := res.Progress
 	fmt.Fprintf(stdout, "imported %d of %d conversations (%d done before): %d messages sent, %d already there; %d conversations failed\n",
@@ -322,7 +323,7 @@ func importMany(ctx context.Context, in *input, plan *plan, chats *amojo.Client,
 	}
 	// A failure that stopped the run (401, 403) is the one line to print;
 	// otherwise list the conversations that failed, then the summary.
-	var stopped *amojo.ConversationError
+	var stopped *importer.ConversationError
 	if errors.As(err, &stopped) && error(stopped) == err {
 		if left > 0 {
 			fmt.Fprintf(stderr, "%s: stopped: %d conversations left for the next run\n", prog, left)
@@ -338,7 +339,7 @@ func importMany(ctx context.Context, in *input, plan *plan, chats *amojo.Client,
 	}
 	var unconfirmed []string
 	for _, f := range res.Failures {
-		if errors.Is(f, amojo.ErrContactUnconfirmed) {
+		if errors.Is(f, importer.ErrContactUnconfirmed) {
 			unconfirmed = append(unconfirmed, f.ConversationID)
 		}
 	}
@@ -362,7 +363,7 @@ func fail(stderr io.Writer, cfg config, err error) int {
 		hint = " (check AMOCRM_TOKEN or AMOCRM_TOKEN_FILE: expired or revoked?)"
 	case errors.Is(err, amojo.ErrInvalidSignature):
 		hint = " (check AMOJO_CHANNEL_SECRET and the clock)"
-	case errors.Is(err, amojo.ErrContactUnconfirmed):
+	case errors.Is(err, importer.ErrContactUnconfirmed):
 		hint = contactHint
 	}
 	fmt.Fprintf(stderr, "%s: %s%s\n", prog, oneLine(err), hint)
@@ -454,22 +455,22 @@ func (in *input) Close() error {
 
 // plan is what a check of the input found.
 type plan struct {
-	first         *amojo.Conversation // a single conversation, or the first of many
+	first         *importer.Conversation // a single conversation, or the first of many
 	conversations int
 	messages      int
 	contacts      int // contacts to create
 	existing      int // existing contacts to link
-	byDirection   map[amojo.Direction]int
+	byDirection   map[importer.Direction]int
 	shown         []string // the first conversations, described
 }
 
 // check reads the whole input once, validating every conversation, and
 // counts what the import will do. Memory does not grow with the input.
 func check(in *input, haveBot bool) (*plan, error) {
-	p := &plan{byDirection: map[amojo.Direction]int{}}
-	add := func(c *amojo.Conversation) error {
+	p := &plan{byDirection: map[importer.Direction]int{}}
+	add := func(c *importer.Conversation) error {
 		for _, m := range c.Messages {
-			if m.From == amojo.FromBot && !haveBot && (m.Sender == nil || m.Sender.RefID == "") {
+			if m.From == importer.FromBot && !haveBot && (m.Sender == nil || m.Sender.RefID == "") {
 				return fmt.Errorf("conversation %q, message %q: a bot message needs AMOJO_BOT_ID (the channel bot's id)", c.ID, m.MsgID)
 			}
 			p.byDirection[m.From]++
@@ -492,13 +493,13 @@ func check(in *input, haveBot bool) (*plan, error) {
 		return nil
 	}
 	if !in.lines {
-		c, err := amojo.ReadConversation(in.r)
+		c, err := importer.ReadConversation(in.r)
 		if err != nil {
 			return nil, err
 		}
 		return p, add(c)
 	}
-	for c, err := range amojo.ReadConversations(in.r) {
+	for c, err := range importer.ReadConversations(in.r) {
 		if err != nil {
 			return nil, err
 		}
@@ -512,7 +513,7 @@ func check(in *input, haveBot bool) (*plan, error) {
 	return p, nil
 }
 
-func describeConversation(c *amojo.Conversation) string {
+func describeConversation(c *importer.Conversation) string {
 	contact := "no contact"
 	switch {
 	case c.Contact == nil:
@@ -554,7 +555,7 @@ func printPlan(w io.Writer, name string, p *plan, cfg config, fake bool) {
 	fmt.Fprintf(w, "  create %d chats (or reuse them)\n", p.conversations)
 	fmt.Fprintf(w, "  create %d contacts, link %d chats to existing contacts\n", p.contacts, p.existing)
 	fmt.Fprintf(w, "  import %d messages silently (%d from clients, %d from managers, %d from the bot)\n",
-		p.messages, p.byDirection[amojo.FromClient], p.byDirection[amojo.FromManager], p.byDirection[amojo.FromBot])
+		p.messages, p.byDirection[importer.FromClient], p.byDirection[importer.FromManager], p.byDirection[importer.FromBot])
 	if cfg.notifyNewest {
 		fmt.Fprintln(w, "  send each conversation's newest message non-silently")
 	}
@@ -567,7 +568,7 @@ func printPlan(w io.Writer, name string, p *plan, cfg config, fake bool) {
 	}
 }
 
-func contactName(s *amojo.ContactSpec) string {
+func contactName(s *importer.ContactSpec) string {
 	if s.Name != "" {
 		return s.Name
 	}
@@ -631,14 +632,14 @@ func describe(m amojo.ReceivedMessage) string {
 // account: its manager is a user of amoCRM's demo account, so unless this
 // account has a user with that amojo_id, the message is imported as written
 // by the token's user.
-func adoptSeedManager(ctx context.Context, crm *amojo.CRMClient, c *amojo.Conversation, stdout io.Writer) error {
+func adoptSeedManager(ctx context.Context, crm *amojo.CRMClient, c *importer.Conversation, stdout io.Writer) error {
 	users, err := crm.Users(ctx)
 	if err != nil {
-		return &amojo.ConversationError{ConversationID: c.ID, Index: -1, Step: "users", Err: err}
+		return &importer.ConversationError{ConversationID: c.ID, Index: -1, Step: "users", Err: err}
 	}
 	for i := range c.Messages {
 		m := &c.Messages[i]
-		if m.From != amojo.FromManager || m.Sender == nil {
+		if m.From != importer.FromManager || m.Sender == nil {
 			continue
 		}
 		if slices.ContainsFunc(users, func(u amojo.User) bool { return u.AmojoID == m.Sender.RefID }) {
@@ -646,16 +647,16 @@ func adoptSeedManager(ctx context.Context, crm *amojo.CRMClient, c *amojo.Conver
 		}
 		acc, err := crm.Account(ctx)
 		if err != nil {
-			return &amojo.ConversationError{ConversationID: c.ID, Index: -1, Step: "account", Err: err}
+			return &importer.ConversationError{ConversationID: c.ID, Index: -1, Step: "account", Err: err}
 		}
 		i := slices.IndexFunc(users, func(u amojo.User) bool { return u.ID == acc.CurrentUserID && u.AmojoID != "" })
 		if i < 0 {
-			return &amojo.ConversationError{ConversationID: c.ID, MsgID: m.MsgID, Index: -1, Step: "users",
+			return &importer.ConversationError{ConversationID: c.ID, MsgID: m.MsgID, Index: -1, Step: "users",
 				Err: errors.New("the walk-through's manager is not a user of this account, and the token's user has no amojo_id")}
 		}
 		fmt.Fprintf(stdout, "note: the walk-through's manager is not a user of this account; their message is imported as %s's\n", users[i].Name)
 		for k := range c.Messages {
-			if s := c.Messages[k].Sender; s != nil && c.Messages[k].From == amojo.FromManager {
+			if s := c.Messages[k].Sender; s != nil && c.Messages[k].From == importer.FromManager {
 				s.RefID, s.Name = users[i].AmojoID, users[i].Name
 			}
 		}

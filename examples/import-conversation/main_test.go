@@ -16,6 +16,7 @@ import (
 
 	"github.com/amojo-go/amojo"
 	"github.com/amojo-go/amojo/amojotest"
+	"github.com/amojo-go/amojo/importer"
 )
 
 // runProg runs the program with args and env and returns its exit status,
@@ -29,12 +30,12 @@ func runProg(t *testing.T, ctx context.Context, env map[string]string, args ...s
 
 func TestSeedIsTheRepositoryFixture(t *testing.T) {
 	t.Parallel()
-	want, err := os.ReadFile("../../testdata/conversations/seed.json")
+	want, err := os.ReadFile("../../importer/testdata/conversations/seed.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(seed, want) {
-		t.Fatal("seed.json differs from testdata/conversations/seed.json; keep them equal")
+		t.Fatal("seed.json differs from importer/testdata/conversations/seed.json; keep them equal")
 	}
 }
 
@@ -123,13 +124,13 @@ func lines(t *testing.T, n int) string {
 	t.Helper()
 	var b strings.Builder
 	for i := range n {
-		c := amojo.Conversation{
+		c := importer.Conversation{
 			ID:      fmt.Sprintf("c-%d", i),
 			Client:  amojo.Participant{ID: fmt.Sprintf("u-%d", i), Name: "Client"},
-			Contact: &amojo.ContactSpec{Name: fmt.Sprintf("Client %d", i)},
-			Messages: []amojo.ConversationMessage{
-				{MsgID: fmt.Sprintf("c-%d-1", i), Time: time.Date(2024, 1, 1, 10, 0, 0, 0, time.UTC), From: amojo.FromClient, Content: amojo.Text{Text: "hi"}},
-				{MsgID: fmt.Sprintf("c-%d-2", i), Time: time.Date(2024, 1, 1, 10, 1, 0, 0, time.UTC), From: amojo.FromBot, Content: amojo.Text{Text: "hello"}},
+			Contact: &importer.ContactSpec{Name: fmt.Sprintf("Client %d", i)},
+			Messages: []importer.ConversationMessage{
+				{MsgID: fmt.Sprintf("c-%d-1", i), Time: time.Date(2024, 1, 1, 10, 0, 0, 0, time.UTC), From: importer.FromClient, Content: amojo.Text{Text: "hi"}},
+				{MsgID: fmt.Sprintf("c-%d-2", i), Time: time.Date(2024, 1, 1, 10, 1, 0, 0, time.UTC), From: importer.FromBot, Content: amojo.Text{Text: "hello"}},
 			},
 		}
 		data, err := json.Marshal(c)

@@ -6,9 +6,10 @@ import (
 	"os"
 	"time"
 
-	"github.com/amojo-go/amojo"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
+
+	"github.com/amojo-go/amojo/importer"
 )
 
 // progress shows how a long import goes: a progress bar on a terminal,
@@ -20,7 +21,7 @@ type progress struct {
 	messages      int
 	every         time.Duration
 	last          time.Time
-	p             amojo.Progress
+	p             importer.Progress
 }
 
 func newProgress(w io.Writer, conversations, messages int) *progress {
@@ -39,7 +40,7 @@ func newProgress(w io.Writer, conversations, messages int) *progress {
 }
 
 // update is the importer's progress callback; calls never overlap.
-func (pr *progress) update(p amojo.Progress) {
+func (pr *progress) update(p importer.Progress) {
 	pr.p = p
 	if pr.bar != nil {
 		_ = pr.bar.Set(p.MessagesSent + p.MessagesSkipped)

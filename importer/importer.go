@@ -1,4 +1,4 @@
-package amojo
+package importer
 
 import (
 	"context"
@@ -8,19 +8,25 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/amojo-go/amojo"
 )
 
-// DefaultImportTitle is the channel title the importer connects with unless
+// DefaultChannelTitle is the channel title the importer connects with unless
 // WithChannelTitle or WithScopeID says otherwise.
-const DefaultImportTitle = "ChatIntegration"
+const DefaultChannelTitle = "ChatIntegration"
 
-// DefaultImportConcurrency is how many conversations an Importer imports at
+// DefaultConcurrency is how many conversations an Importer imports at
 // once unless WithConcurrency says otherwise.
-const DefaultImportConcurrency = 8
+const DefaultConcurrency = 8
 
-// DefaultImportChunk is how many conversations ImportAll prepares together:
+// DefaultChunkSize is how many conversations ImportAll prepares together:
 // their contacts are looked up, created and linked with one REST request each.
-const DefaultImportChunk = 50
+const DefaultChunkSize = 50
+
+// maxChunkSize is the most conversations a chunk may hold: amoCRM accepts
+// at most 250 entities in one REST v4 request.
+const maxChunkSize = 250
 
 // DefaultVerifyWait is how long the importer waits for amojo's asynchronous
 // processing before a message missing from the chat history counts as lost.
@@ -45,7 +51,7 @@ const maxBatchFailures = 1000
 // (after the rate-limit wait and any back-off) the checkpoint records that
 // the creation was asked for, and when. When the answer never arrives (lost
 // on the network, a 5xx, a kill in between), the importer searches amoCRM
-// (CRMClient.FindContacts, by the contact's phone, e-mail or name) for
+// (amojo.CRMClient.FindContacts, by the contact's phone, e-mail or name) for
 // contacts created since then that fit the ContactSpec and are linked to no
 // chat: exactly one is adopted and linked; none means nothing was created,
 // and the contact is created (by the next run, when the answer was lost in
@@ -55,8 +61,8 @@ const maxBatchFailures = 1000
 // contact (ContactSpec.ID) or WithRecreateContacts allow a new one. An
 // Importer is safe for concurrent use.
 type Importer struct {
-	chats *Client
-	crm   *CRMClient
+	chats *amojo.Client
+	crm   *amojo.CRMClient
 	cfg   importConfig
 
 	scopeMu sync.Mutex
@@ -84,12 +90,12 @@ type importConfig struct {
 	logger       *slog.Logger
 }
 
-// ImportOption configures an Importer.
-type ImportOption func(*importConfig) error
+// Option configures an Importer.
+type Option func(*importConfig) error
 
 // WithAccountID sets the account's amojo_id, so the importer does not ask
-// the REST API for it (CRMClient.Account).
-func WithAccountID(amojoID string) ImportOption {
+// the REST API for it (amojo.CRMClient.Account).
+func WithAccountID(amojoID string) Option {
 	return func(c *importConfig) error {
 		if err := checkID("AccountID", amojoID); err != nil {
 			return err
@@ -100,8 +106,8 @@ func WithAccountID(amojoID string) ImportOption {
 }
 
 // WithScopeID uses an existing connection of the channel to the account
-// instead of connecting (Client.Connect) first.
-func WithScopeID(scopeID string) ImportOption {
+// instead of connecting (amojo.Client.Connect) first.
+func WithScopeID(scopeID string) Option {
 	return func(c *importConfig) error {
 		if err := checkID("ScopeID", scopeID); err != nil {
 			return err
@@ -112,8 +118,8 @@ func WithScopeID(scopeID string) ImportOption {
 }
 
 // WithChannelTitle sets the title the channel is connected with, its name in
-// the account (default DefaultImportTitle).
-func WithChannelTitle(title string) ImportOption {
+// the account (default DefaultChannelTitle).
+func WithChannelTitle(title string) Option {
 	return func(c *importConfig) error {
 		if isBlank(title) {
 			return invalid("ChannelTitle", "empty")
@@ -126,7 +132,7 @@ func WithChannelTitle(title string) ImportOption {
 // WithBotRefID sets the channel bot's id (issued with the channel), the
 // sender of FromBot messages. Conversations with bot messages fail
 // validation without it.
-func WithBotRefID(id string) ImportOption {
+func WithBotRefID(id string) Option {
 	return func(c *importConfig) error {
 		if err := checkID("BotRefID", id); err != nil {
 			return err
@@ -139,7 +145,7 @@ func WithBotRefID(id string) ImportOption {
 // WithCheckpoint records progress in cp, making imports resumable across
 // processes (see NewFileCheckpoint). Without it an in-memory checkpoint is
 // used: re-runs are still idempotent, through what amoCRM reports.
-func WithCheckpoint(cp Checkpoint) ImportOption {
+func WithCheckpoint(cp Checkpoint) Option {
 	return func(c *importConfig) error {
 		if cp == nil {
 			return invalid("Checkpoint", "nil")
@@ -150,9 +156,9 @@ func WithCheckpoint(cp Checkpoint) ImportOption {
 }
 
 // WithConcurrency sets how many conversations are imported at once (default
-// DefaultImportConcurrency). Messages of one conversation are always sent one
+// DefaultConcurrency). Messages of one conversation are always sent one
 // after the other, in time order.
-func WithConcurrency(n int) ImportOption {
+func WithConcurrency(n int) Option {
 	return func(c *importConfig) error {
 		if n < 1 {
 			return invalid("Concurrency", "must be at least 1")
@@ -163,13 +169,13 @@ func WithConcurrency(n int) ImportOption {
 }
 
 // WithChunkSize sets how many conversations ImportAll prepares together
-// (default DefaultImportChunk, at most 250): each chunk costs one REST
+// (default DefaultChunkSize, at most 250): each chunk costs one REST
 // request to look up existing links, one to create contacts and one to link
 // chats, which keeps the REST API's 7 requests per second from limiting the
 // import. Memory grows with the chunk size, not with the input.
-func WithChunkSize(n int) ImportOption {
+func WithChunkSize(n int) Option {
 	return func(c *importConfig) error {
-		if n < 1 || n > restBatchSize {
+		if n < 1 || n > maxChunkSize {
 			return invalid("ChunkSize", "must be within [1, 250]")
 		}
 		c.chunk = n
@@ -181,7 +187,7 @@ func WithChunkSize(n int) ImportOption {
 // silent false, so amoCRM creates one incoming lead (unless the chat is
 // linked to a contact that has one) and notifies the users once. By default
 // every message is silent.
-func WithNotifyNewest(on bool) ImportOption {
+func WithNotifyNewest(on bool) Option {
 	return func(c *importConfig) error {
 		c.notifyNewest = on
 		return nil
@@ -193,7 +199,7 @@ func WithNotifyNewest(on bool) ImportOption {
 // search of amoCRM cannot settle (see ErrContactUnconfirmed), accepting that
 // amoCRM may then hold the contact twice. Prefer finding the contact in
 // amoCRM and naming it with ContactSpec.ID.
-func WithRecreateContacts(on bool) ImportOption {
+func WithRecreateContacts(on bool) Option {
 	return func(c *importConfig) error {
 		c.recreate = on
 		return nil
@@ -214,7 +220,7 @@ var ErrContactUnconfirmed = errors.New("amojo: the contact's creation was never 
 
 // WithVerify turns the final history check on (the default) or off. With it
 // a conversation is done only when the chat history holds every msgid.
-func WithVerify(on bool) ImportOption {
+func WithVerify(on bool) Option {
 	return func(c *importConfig) error {
 		c.verify = on
 		return nil
@@ -223,7 +229,7 @@ func WithVerify(on bool) ImportOption {
 
 // WithVerifyWait sets how long the history check waits for messages amojo is
 // still processing (default DefaultVerifyWait); 0 checks once.
-func WithVerifyWait(d time.Duration) ImportOption {
+func WithVerifyWait(d time.Duration) Option {
 	return func(c *importConfig) error {
 		if d < 0 {
 			return invalid("VerifyWait", "negative")
@@ -235,7 +241,7 @@ func WithVerifyWait(d time.Duration) ImportOption {
 
 // WithProgress calls fn after every message and every conversation with the
 // counts so far. Calls never overlap; fn should return quickly.
-func WithProgress(fn func(Progress)) ImportOption {
+func WithProgress(fn func(Progress)) Option {
 	return func(c *importConfig) error {
 		if fn == nil {
 			return invalid("Progress", "nil")
@@ -245,10 +251,10 @@ func WithProgress(fn func(Progress)) ImportOption {
 	}
 }
 
-// WithImportLogger logs each conversation's steps at debug level and its
+// WithLogger logs each conversation's steps at debug level and its
 // outcome at info level (ids and counts only, never message content or
 // personal data).
-func WithImportLogger(l *slog.Logger) ImportOption {
+func WithLogger(l *slog.Logger) Option {
 	return func(c *importConfig) error {
 		if l == nil {
 			return invalid("Logger", "nil")
@@ -258,17 +264,17 @@ func WithImportLogger(l *slog.Logger) ImportOption {
 	}
 }
 
-// NewImporter returns an importer that uses chats for the chats API and crm
+// New returns an importer that uses chats for the chats API and crm
 // for the REST API. crm may be nil when WithAccountID or WithScopeID is given
 // and no conversation has a Contact.
-func NewImporter(chats *Client, crm *CRMClient, opts ...ImportOption) (*Importer, error) {
+func New(chats *amojo.Client, crm *amojo.CRMClient, opts ...Option) (*Importer, error) {
 	if chats == nil {
 		return nil, invalid("chats", "nil Client")
 	}
 	cfg := importConfig{
-		title:       DefaultImportTitle,
-		concurrency: DefaultImportConcurrency,
-		chunk:       DefaultImportChunk,
+		title:       DefaultChannelTitle,
+		concurrency: DefaultConcurrency,
+		chunk:       DefaultChunkSize,
 		verify:      true,
 		verifyWait:  DefaultVerifyWait,
 	}
@@ -284,7 +290,7 @@ func NewImporter(chats *Client, crm *CRMClient, opts ...ImportOption) (*Importer
 		return nil, invalid("crm", "nil CRMClient needs WithAccountID or WithScopeID")
 	}
 	if cfg.scopeID != "" {
-		ch, _, ok := SplitScopeID(cfg.scopeID)
+		ch, _, ok := amojo.SplitScopeID(cfg.scopeID)
 		if !ok || ch != chats.ChannelID() {
 			return nil, invalid("ScopeID", "not a scope of the client's channel")
 		}
@@ -317,13 +323,13 @@ type Progress struct {
 	LastError                error
 }
 
-// ImportResult is the outcome of one conversation. ChatID is amojo's chat
+// Result is the outcome of one conversation. ChatID is amojo's chat
 // id; ContactID the linked contact (0 without a Contact). Sent counts the
 // messages sent now, Skipped those amoCRM already had. HistoryCount is the
 // number of messages in the chat's history after the import (0 when not
 // verified). AlreadyDone reports a conversation the checkpoint had finished,
 // which cost no request.
-type ImportResult struct {
+type Result struct {
 	ConversationID string
 	ScopeID        string
 	ChatID         string
@@ -349,10 +355,10 @@ type BatchResult struct {
 // chat, creates or reuses the contact, links them, sends the messages amoCRM
 // does not have yet in time order and verifies the history. Errors are
 // *ConversationError values naming the conversation, the message and the
-// step, wrapping the cause (*ValidationError, *APIError, …); the result then
+// step, wrapping the cause (*amojo.ValidationError, *amojo.APIError, …); the result then
 // tells how far the import got. A conversation that this Importer is
 // importing already (in another goroutine) fails at once.
-func (im *Importer) ImportConversation(ctx context.Context, c *Conversation) (*ImportResult, error) {
+func (im *Importer) ImportConversation(ctx context.Context, c *Conversation) (*Result, error) {
 	r := im.newRun(ctx)
 	defer r.stop()
 	j := r.add(c, nil, 0)

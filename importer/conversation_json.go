@@ -1,4 +1,4 @@
-package amojo
+package importer
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/amojo-go/amojo"
 )
 
 // The JSON shape of a conversation file, used to refuse unknown keys (a
@@ -52,7 +54,7 @@ func nodeOf(t reflect.Type) *jsonNode {
 }
 
 var (
-	participantNode = tagNode[Participant]()
+	participantNode = tagNode[amojo.Participant]()
 
 	// contentNode is the "message" object (see DecodeContent); one JSON key
 	// may fill fields of several names, depending on the message kind.
@@ -65,10 +67,10 @@ var (
 		{json: "file_size", field: "FileSize"},
 		{json: "media_duration", field: "Duration"},
 		{json: "sticker_id", field: "StickerID"},
-		{json: "location", field: "Point", node: tagNode[GeoPoint]()},
-		{json: "location", field: "Location", node: tagNode[GeoPoint]()},
-		{json: "contact", field: "Card", node: tagNode[ContactInfo]()},
-		{json: "contact", field: "Contact", node: tagNode[ContactInfo]()},
+		{json: "location", field: "Point", node: tagNode[amojo.GeoPoint]()},
+		{json: "location", field: "Location", node: tagNode[amojo.GeoPoint]()},
+		{json: "contact", field: "Card", node: tagNode[amojo.ContactInfo]()},
+		{json: "contact", field: "Contact", node: tagNode[amojo.ContactInfo]()},
 		// What amojo's history adds to a message, so one copied from it
 		// reads too.
 		{json: "id"}, {json: "client_id"}, {json: "thumbnail"},
@@ -87,7 +89,7 @@ var (
 	conversationNode = &jsonNode{keys: []jsonKey{
 		{json: "conversation_id", field: "ID"},
 		{json: "client", field: "Client", node: participantNode},
-		{json: "source", field: "Source", node: tagNode[Source]()},
+		{json: "source", field: "Source", node: tagNode[amojo.Source]()},
 		{json: "contact", field: "Contact", node: tagNode[ContactSpec]()},
 		{json: "messages", field: "Messages", node: messageNode},
 	}}
@@ -332,12 +334,12 @@ func jsonPath(goPath string) string {
 // ("duplicate of Messages[0]").
 var goPathInText = regexp.MustCompile(`\bMessages\[\d+\]`)
 
-// withJSONPaths returns err with the field of its *ValidationError (and the
+// withJSONPaths returns err with the field of its *amojo.ValidationError (and the
 // paths its reason mentions) as the JSON paths of a conversation file.
 func withJSONPaths(err error) error {
-	var ve *ValidationError
+	var ve *amojo.ValidationError
 	if !errors.As(err, &ve) {
 		return err
 	}
-	return &ValidationError{Field: jsonPath(ve.Field), Reason: goPathInText.ReplaceAllStringFunc(ve.Reason, jsonPath)}
+	return &amojo.ValidationError{Field: jsonPath(ve.Field), Reason: goPathInText.ReplaceAllStringFunc(ve.Reason, jsonPath)}
 }

@@ -1,4 +1,4 @@
-package amojo_test
+package importer_test
 
 import (
 	"bytes"
@@ -21,6 +21,7 @@ import (
 
 	"github.com/amojo-go/amojo"
 	"github.com/amojo-go/amojo/amojotest"
+	"github.com/amojo-go/amojo/importer"
 )
 
 // fastRetry retries at once: the tests inject faults and must not sleep.
@@ -38,30 +39,30 @@ func newServer(t *testing.T, opts ...amojotest.Option) *amojotest.Server {
 
 // importSetup starts a fake amoCRM and returns it with an importer wired to
 // it. Extra client options (such as a transport) come first.
-func importSetup(t *testing.T, clientOpts []amojo.Option, opts ...amojo.ImportOption) (*amojotest.Server, *amojo.Importer) {
+func importSetup(t *testing.T, clientOpts []amojo.Option, opts ...importer.Option) (*amojotest.Server, *importer.Importer) {
 	t.Helper()
 	srv := newServer(t)
 	return srv, newImporter(t, srv, clientOpts, opts...)
 }
 
-func newImporter(t *testing.T, srv *amojotest.Server, clientOpts []amojo.Option, opts ...amojo.ImportOption) *amojo.Importer {
+func newImporter(t *testing.T, srv *amojotest.Server, clientOpts []amojo.Option, opts ...importer.Option) *importer.Importer {
 	t.Helper()
 	co := append([]amojo.Option{fastRetry}, clientOpts...)
-	im, err := amojo.NewImporter(srv.Client(co...), srv.CRMClient(co...), append([]amojo.ImportOption{amojo.WithVerifyWait(0)}, opts...)...)
+	im, err := importer.New(srv.Client(co...), srv.CRMClient(co...), append([]importer.Option{importer.WithVerifyWait(0)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return im
 }
 
-func readSeed(t testing.TB) *amojo.Conversation {
+func readSeed(t testing.TB) *importer.Conversation {
 	t.Helper()
 	f, err := os.Open("testdata/conversations/seed.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	c, err := amojo.ReadConversation(f)
+	c, err := importer.ReadConversation(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,8 +163,8 @@ func TestImportRerunImportsNothingTwice(t *testing.T) {
 	}
 	// A conversation that gained a message: only the new one is sent.
 	more := readSeed(t)
-	more.Messages = append(more.Messages, amojo.ConversationMessage{
-		MsgID: "5f28400000001", Time: time.Date(2020, 8, 3, 16, 20, 0, 0, time.UTC), From: amojo.FromClient,
+	more.Messages = append(more.Messages, importer.ConversationMessage{
+		MsgID: "5f28400000001", Time: time.Date(2020, 8, 3, 16, 20, 0, 0, time.UTC), From: importer.FromClient,
 		Content: amojo.Text{Text: "Спасибо!"},
 	})
 	res, err = im.ImportConversation(t.Context(), more)
@@ -183,7 +184,7 @@ func TestImportExistingContact(t *testing.T) {
 		t.Fatal(err)
 	}
 	seed := readSeed(t)
-	seed.Contact = &amojo.ContactSpec{ID: id}
+	seed.Contact = &importer.ContactSpec{ID: id}
 	res, err := im.ImportConversation(t.Context(), seed)
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +202,7 @@ func TestImportExistingContact(t *testing.T) {
 	for i := range seed.Messages {
 		seed.Messages[i].MsgID += "-2"
 	}
-	im2 := newImporter(t, srv, nil, amojo.WithAccountID(srv.Account().AmojoID))
+	im2 := newImporter(t, srv, nil, importer.WithAccountID(srv.Account().AmojoID))
 	if _, err := im2.ImportConversation(t.Context(), seed); err != nil {
 		t.Fatal(err)
 	}
@@ -216,8 +217,8 @@ func TestImportNotifyNewestAndBot(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t)
 	seed := readSeed(t)
-	seed.Messages = append(seed.Messages, amojo.ConversationMessage{
-		MsgID: "bot-1", Time: time.Date(2020, 8, 3, 16, 10, 0, 0, time.UTC), From: amojo.FromBot,
+	seed.Messages = append(seed.Messages, importer.ConversationMessage{
+		MsgID: "bot-1", Time: time.Date(2020, 8, 3, 16, 10, 0, 0, time.UTC), From: importer.FromBot,
 		Content: amojo.Text{Text: "Оцените ответ"},
 	})
 	// Out of order on input; sent in time order.
@@ -234,7 +235,7 @@ func TestImportNotifyNewestAndBot(t *testing.T) {
 		t.Fatalf("%d requests before validation failed", n)
 	}
 
-	im = newImporter(t, srv, nil, amojo.WithBotRefID(srv.Channel().Bot.ID), amojo.WithNotifyNewest(true))
+	im = newImporter(t, srv, nil, importer.WithBotRefID(srv.Channel().Bot.ID), importer.WithNotifyNewest(true))
 	res, err := im.ImportConversation(t.Context(), seed)
 	if err != nil {
 		t.Fatal(err)
@@ -264,7 +265,7 @@ func TestImportInvalidConversation(t *testing.T) {
 	seed.Messages[1].Content = amojo.Text{}
 	_, err := im.ImportConversation(t.Context(), seed)
 	var ve *amojo.ValidationError
-	var ce *amojo.ConversationError
+	var ce *importer.ConversationError
 	if !errors.As(err, &ve) || !errors.As(err, &ce) || ce.ConversationID != seed.ID || ce.MsgID != "skm-5f2836a8ca468" {
 		t.Fatalf("err = %v", err)
 	}
@@ -286,12 +287,12 @@ func TestImportAuthErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		im, err := amojo.NewImporter(srv.Client(), crm)
+		im, err := importer.New(srv.Client(), crm)
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, err = im.ImportConversation(t.Context(), readSeed(t))
-		var ce *amojo.ConversationError
+		var ce *importer.ConversationError
 		if !errors.Is(err, amojo.ErrUnauthorized) || !errors.As(err, &ce) || ce.ConversationID == "" {
 			t.Fatalf("err = %v", err)
 		}
@@ -306,13 +307,13 @@ func TestImportAuthErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		im, err := amojo.NewImporter(chats, srv.CRMClient())
+		im, err := importer.New(chats, srv.CRMClient())
 		if err != nil {
 			t.Fatal(err)
 		}
 		// A batch stops at the first such failure.
 		convs := manyConversations(t, 120, 2)
-		res, err := im.ImportAll(t.Context(), amojo.ConversationsOf(convs))
+		res, err := im.ImportAll(t.Context(), importer.ConversationsOf(convs))
 		if !errors.Is(err, amojo.ErrInvalidSignature) || !strings.Contains(err.Error(), "connect: POST /v2/origin/custom/") {
 			t.Fatalf("err = %v", err)
 		}
@@ -327,25 +328,25 @@ func TestImportAuthErrors(t *testing.T) {
 
 // manyConversations makes n conversations of m messages each; every other
 // one has a contact to create.
-func manyConversations(t testing.TB, n, m int) []*amojo.Conversation {
+func manyConversations(t testing.TB, n, m int) []*importer.Conversation {
 	t.Helper()
 	start := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
-	out := make([]*amojo.Conversation, n)
+	out := make([]*importer.Conversation, n)
 	for i := range n {
-		c := &amojo.Conversation{
+		c := &importer.Conversation{
 			ID:     fmt.Sprintf("conv-%d", i),
 			Client: amojo.Participant{ID: fmt.Sprintf("client-%d", i), Name: fmt.Sprintf("Client %d", i)},
 		}
 		if i%2 == 0 {
-			c.Contact = &amojo.ContactSpec{Name: fmt.Sprintf("Client %d", i), Phones: []string{fmt.Sprintf("+7900%07d", i)}}
+			c.Contact = &importer.ContactSpec{Name: fmt.Sprintf("Client %d", i), Phones: []string{fmt.Sprintf("+7900%07d", i)}}
 		}
 		for k := range m {
-			msg := amojo.ConversationMessage{
+			msg := importer.ConversationMessage{
 				MsgID: fmt.Sprintf("conv-%d-m-%d", i, k), Time: start.Add(time.Duration(k) * time.Minute),
-				From: amojo.FromClient, Content: amojo.Text{Text: fmt.Sprintf("message %d", k)},
+				From: importer.FromClient, Content: amojo.Text{Text: fmt.Sprintf("message %d", k)},
 			}
 			if k%2 == 1 {
-				msg.From = amojo.FromManager
+				msg.From = importer.FromManager
 				msg.Sender = &amojo.Participant{ID: "mgr", RefID: amojotest.DefaultManagerAmojoID, Name: amojotest.DefaultManagerName}
 			}
 			c.Messages = append(c.Messages, msg)
@@ -361,23 +362,23 @@ func manyConversations(t testing.TB, n, m int) []*amojo.Conversation {
 func TestImportAllChunksRESTCalls(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
-	var last amojo.Progress
+	var last importer.Progress
 	calls := 0
 	// The server enforces amoCRM's 7 requests per second here.
 	srv := amojotest.NewServer()
 	t.Cleanup(srv.Close)
-	im := newImporter(t, srv, nil, amojo.WithConcurrency(4), amojo.WithProgress(func(p amojo.Progress) {
+	im := newImporter(t, srv, nil, importer.WithConcurrency(4), importer.WithProgress(func(p importer.Progress) {
 		mu.Lock()
 		defer mu.Unlock()
 		last = p
 		calls++
 	}))
 	convs := manyConversations(t, 120, 3)
-	res, err := im.ImportAll(t.Context(), amojo.ConversationsOf(convs))
+	res, err := im.ImportAll(t.Context(), importer.ConversationsOf(convs))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := amojo.Progress{Conversations: 120, ConversationsDone: 120, Messages: 360, MessagesSent: 360}
+	want := importer.Progress{Conversations: 120, ConversationsDone: 120, Messages: 360, MessagesSent: 360}
 	if res.Progress != want || last != want || len(res.Failures) != 0 {
 		t.Errorf("result %+v\nlast progress %+v", res.Progress, last)
 	}
@@ -405,7 +406,7 @@ func TestImportAllChunksRESTCalls(t *testing.T) {
 // checkImported asserts that every conversation's chat holds each of its
 // msgids exactly once, in time order, and that each conversation with a
 // contact has exactly one, linked.
-func checkImported(t *testing.T, srv *amojotest.Server, convs []*amojo.Conversation) {
+func checkImported(t *testing.T, srv *amojotest.Server, convs []*importer.Conversation) {
 	t.Helper()
 	contactOf := map[int]int{}
 	for _, c := range srv.Contacts() {
@@ -458,12 +459,12 @@ func TestImportResumesAfterFaults(t *testing.T) {
 	}
 	for i, inject := range faults {
 		inject()
-		cp, err := amojo.NewFileCheckpoint(cpPath)
+		cp, err := importer.NewFileCheckpoint(cpPath)
 		if err != nil {
 			t.Fatal(err)
 		}
-		im := newImporter(t, srv, nil, amojo.WithCheckpoint(cp), amojo.WithConcurrency(1))
-		res, err := im.ImportAll(t.Context(), amojo.ConversationsOf(convs))
+		im := newImporter(t, srv, nil, importer.WithCheckpoint(cp), importer.WithConcurrency(1))
+		res, err := im.ImportAll(t.Context(), importer.ConversationsOf(convs))
 		cp.Close()
 		if err == nil && res.ConversationsDone != len(convs) {
 			t.Fatalf("fault %d: no error but %+v", i, res.Progress)
@@ -473,13 +474,13 @@ func TestImportResumesAfterFaults(t *testing.T) {
 		}
 	}
 	srv.ResetFaults()
-	cp, err := amojo.NewFileCheckpoint(cpPath)
+	cp, err := importer.NewFileCheckpoint(cpPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cp.Close()
-	im := newImporter(t, srv, nil, amojo.WithCheckpoint(cp))
-	res, err := im.ImportAll(t.Context(), amojo.ConversationsOf(convs))
+	im := newImporter(t, srv, nil, importer.WithCheckpoint(cp))
+	res, err := im.ImportAll(t.Context(), importer.ConversationsOf(convs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -528,7 +529,7 @@ func TestImportLostAnswerIsNotDuplicated(t *testing.T) {
 	if len(msgs) != 3 || msgs[1].StatusCode != http.StatusBadRequest {
 		t.Errorf("message requests: %d", len(msgs))
 	}
-	checkImported(t, srv, []*amojo.Conversation{seed})
+	checkImported(t, srv, []*importer.Conversation{seed})
 }
 
 func TestImportMsgIDOfAnotherChat(t *testing.T) {
@@ -542,7 +543,7 @@ func TestImportMsgIDOfAnotherChat(t *testing.T) {
 	other.ID = "another-conversation"
 	other.Contact = nil
 	_, err := im.ImportConversation(t.Context(), other)
-	var ce *amojo.ConversationError
+	var ce *importer.ConversationError
 	if !errors.As(err, &ce) || ce.MsgID != "5f283618af2c8" || ce.Step != "send" || !strings.Contains(err.Error(), "already used in another chat") {
 		t.Fatalf("err = %v", err)
 	}
@@ -587,25 +588,25 @@ func TestImportCancelledAtRandomPoints(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
 			tr := &cancelTransport{next: srv.HTTPClient().Transport, k: int64(k), cancel: cancel}
-			cp, err := amojo.NewFileCheckpoint(cpPath)
+			cp, err := importer.NewFileCheckpoint(cpPath)
 			if err != nil {
 				t.Fatal(err)
 			}
 			im := newImporter(t, srv, []amojo.Option{amojo.WithHTTPClient(&http.Client{Transport: tr})},
-				amojo.WithCheckpoint(cp), amojo.WithConcurrency(conc), amojo.WithChunkSize(2))
-			_, err = im.ImportAll(ctx, amojo.ConversationsOf(convs))
+				importer.WithCheckpoint(cp), importer.WithConcurrency(conc), importer.WithChunkSize(2))
+			_, err = im.ImportAll(ctx, importer.ConversationsOf(convs))
 			cp.Close()
 			if tr.n.Load() >= int64(k) && err == nil {
 				t.Fatal("cancelled run reported success")
 			}
 
-			cp, err = amojo.NewFileCheckpoint(cpPath)
+			cp, err = importer.NewFileCheckpoint(cpPath)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer cp.Close()
-			im = newImporter(t, srv, nil, amojo.WithCheckpoint(cp), amojo.WithConcurrency(conc), amojo.WithChunkSize(2))
-			res, err := im.ImportAll(t.Context(), amojo.ConversationsOf(convs))
+			im = newImporter(t, srv, nil, importer.WithCheckpoint(cp), importer.WithConcurrency(conc), importer.WithChunkSize(2))
+			res, err := im.ImportAll(t.Context(), importer.ConversationsOf(convs))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -627,8 +628,8 @@ func TestImportAllReadsLinesAndReportsBadOnes(t *testing.T) {
 		buf.WriteByte('\n')
 	}
 	buf.WriteString(`{"conversation_id":"broken"` + "\n")
-	res, err := im.ImportAll(t.Context(), amojo.ReadConversations(&buf))
-	var ce *amojo.ConversationError
+	res, err := im.ImportAll(t.Context(), importer.ReadConversations(&buf))
+	var ce *importer.ConversationError
 	if !errors.As(err, &ce) || ce.Line != 4 || ce.Step != "read" {
 		t.Fatalf("err = %v", err)
 	}
@@ -640,36 +641,36 @@ func TestImportAllReadsLinesAndReportsBadOnes(t *testing.T) {
 	}
 }
 
-func TestNewImporterOptions(t *testing.T) {
+func TestNewOptions(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t)
 	chats := srv.Client()
 	for name, tt := range map[string]struct {
 		crm  *amojo.CRMClient
-		opts []amojo.ImportOption
+		opts []importer.Option
 	}{
 		"nil crm":         {nil, nil},
-		"zero workers":    {srv.CRMClient(), []amojo.ImportOption{amojo.WithConcurrency(0)}},
-		"huge chunk":      {srv.CRMClient(), []amojo.ImportOption{amojo.WithChunkSize(251)}},
-		"foreign scope":   {srv.CRMClient(), []amojo.ImportOption{amojo.WithScopeID("other_scope")}},
-		"nil checkpoint":  {srv.CRMClient(), []amojo.ImportOption{amojo.WithCheckpoint(nil)}},
-		"blank title":     {srv.CRMClient(), []amojo.ImportOption{amojo.WithChannelTitle(" ")}},
-		"nil option":      {srv.CRMClient(), []amojo.ImportOption{nil}},
-		"negative wait":   {srv.CRMClient(), []amojo.ImportOption{amojo.WithVerifyWait(-1)}},
-		"nil progress fn": {srv.CRMClient(), []amojo.ImportOption{amojo.WithProgress(nil)}},
+		"zero workers":    {srv.CRMClient(), []importer.Option{importer.WithConcurrency(0)}},
+		"huge chunk":      {srv.CRMClient(), []importer.Option{importer.WithChunkSize(251)}},
+		"foreign scope":   {srv.CRMClient(), []importer.Option{importer.WithScopeID("other_scope")}},
+		"nil checkpoint":  {srv.CRMClient(), []importer.Option{importer.WithCheckpoint(nil)}},
+		"blank title":     {srv.CRMClient(), []importer.Option{importer.WithChannelTitle(" ")}},
+		"nil option":      {srv.CRMClient(), []importer.Option{nil}},
+		"negative wait":   {srv.CRMClient(), []importer.Option{importer.WithVerifyWait(-1)}},
+		"nil progress fn": {srv.CRMClient(), []importer.Option{importer.WithProgress(nil)}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := amojo.NewImporter(chats, tt.crm, tt.opts...)
+			_, err := importer.New(chats, tt.crm, tt.opts...)
 			var ve *amojo.ValidationError
 			if !errors.As(err, &ve) {
 				t.Errorf("err = %v", err)
 			}
 		})
 	}
-	if _, err := amojo.NewImporter(nil, srv.CRMClient()); err == nil {
+	if _, err := importer.New(nil, srv.CRMClient()); err == nil {
 		t.Error("nil chats client accepted")
 	}
-	if _, err := amojo.NewImporter(chats, nil, amojo.WithScopeID(srv.ScopeID())); err != nil {
+	if _, err := importer.New(chats, nil, importer.WithScopeID(srv.ScopeID())); err != nil {
 		t.Errorf("scope without CRM: %v", err)
 	}
 }
@@ -682,7 +683,7 @@ func TestImportWithScopeID(t *testing.T) {
 		t.Fatal(err)
 	}
 	// No CRM client is needed without contacts.
-	im, err := amojo.NewImporter(srv.Client(), nil, amojo.WithScopeID(scopeID), amojo.WithVerifyWait(0))
+	im, err := importer.New(srv.Client(), nil, importer.WithScopeID(scopeID), importer.WithVerifyWait(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -709,12 +710,12 @@ func TestImportAllStreams(t *testing.T) {
 	t.Parallel()
 	var finished atomic.Int64
 	// Many small chunks mean many REST calls: lift the client's 7/s here.
-	srv, im := importSetup(t, []amojo.Option{amojo.WithRateLimit(0, 0)}, amojo.WithChunkSize(5), amojo.WithConcurrency(3), amojo.WithProgress(func(p amojo.Progress) {
+	srv, im := importSetup(t, []amojo.Option{amojo.WithRateLimit(0, 0)}, importer.WithChunkSize(5), importer.WithConcurrency(3), importer.WithProgress(func(p importer.Progress) {
 		finished.Store(int64(p.ConversationsDone + p.ConversationsFailed))
 	}))
 	convs := manyConversations(t, 60, 2)
 	maxAhead := int64(0)
-	seq := func(yield func(*amojo.Conversation, error) bool) {
+	seq := func(yield func(*importer.Conversation, error) bool) {
 		for i, c := range convs {
 			maxAhead = max(maxAhead, int64(i)-finished.Load())
 			if !yield(c, nil) {
@@ -740,8 +741,8 @@ func TestImportAllRepeatedConversation(t *testing.T) {
 	srv, im := importSetup(t, nil)
 	convs := manyConversations(t, 3, 2)
 	convs = append(convs, convs[0]) // the same conversation twice in one chunk
-	res, err := im.ImportAll(t.Context(), amojo.ConversationsOf(convs))
-	var ce *amojo.ConversationError
+	res, err := im.ImportAll(t.Context(), importer.ConversationsOf(convs))
+	var ce *importer.ConversationError
 	if !errors.As(err, &ce) || ce.ConversationID != "conv-0" || ce.Index != 3 || !strings.Contains(err.Error(), "being imported already") {
 		t.Fatalf("err = %v", err)
 	}
@@ -758,7 +759,7 @@ func TestImportAllRepeatedConversation(t *testing.T) {
 
 func TestImportWithoutVerify(t *testing.T) {
 	t.Parallel()
-	srv, im := importSetup(t, nil, amojo.WithVerify(false))
+	srv, im := importSetup(t, nil, importer.WithVerify(false))
 	res, err := im.ImportConversation(t.Context(), readSeed(t))
 	if err != nil {
 		t.Fatal(err)
@@ -784,15 +785,15 @@ func TestImportLostContactAnswer(t *testing.T) {
 	srv := newServer(t)
 	cpPath := filepath.Join(t.TempDir(), "cp.jsonl")
 	convs := manyConversations(t, 4, 2) // conv-0 and conv-2 have contacts to create
-	run := func(opts ...amojo.ImportOption) (*amojo.BatchResult, error) {
+	run := func(opts ...importer.Option) (*importer.BatchResult, error) {
 		t.Helper()
-		cp, err := amojo.NewFileCheckpoint(cpPath)
+		cp, err := importer.NewFileCheckpoint(cpPath)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer cp.Close()
-		im := newImporter(t, srv, nil, append([]amojo.ImportOption{amojo.WithCheckpoint(cp)}, opts...)...)
-		return im.ImportAll(t.Context(), amojo.ConversationsOf(convs))
+		im := newImporter(t, srv, nil, append([]importer.Option{importer.WithCheckpoint(cp)}, opts...)...)
+		return im.ImportAll(t.Context(), importer.ConversationsOf(convs))
 	}
 
 	srv.DropNextResponse(amojotest.RouteContacts, 1)
@@ -844,11 +845,11 @@ func TestImportLostContactAnswer(t *testing.T) {
 func TestImportRefusedContactIsRetried(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t)
-	cp := amojo.NewMemoryCheckpoint()
-	im := newImporter(t, srv, nil, amojo.WithCheckpoint(cp))
+	cp := importer.NewMemoryCheckpoint()
+	im := newImporter(t, srv, nil, importer.WithCheckpoint(cp))
 	seed := readSeed(t)
 	srv.FailNext(amojotest.RouteContacts, 1, http.StatusBadRequest, "")
-	if _, err := im.ImportConversation(t.Context(), seed); err == nil || errors.Is(err, amojo.ErrContactUnconfirmed) {
+	if _, err := im.ImportConversation(t.Context(), seed); err == nil || errors.Is(err, importer.ErrContactUnconfirmed) {
 		t.Fatalf("err = %v", err)
 	}
 	if st, _ := cp.Load(t.Context(), seed.ID); st.ContactPending {
@@ -858,7 +859,7 @@ func TestImportRefusedContactIsRetried(t *testing.T) {
 	if err != nil || !res.ContactCreated {
 		t.Fatalf("res %+v, err %v", res, err)
 	}
-	checkImported(t, srv, []*amojo.Conversation{seed})
+	checkImported(t, srv, []*importer.Conversation{seed})
 }
 
 // inFlightTransport counts the chats API requests in flight and keeps the
@@ -891,9 +892,9 @@ func TestImportAllBoundsChatsRequests(t *testing.T) {
 	srv.SetLatency(amojotest.AllRoutes, 2*time.Millisecond)
 	tr := &inFlightTransport{next: srv.HTTPClient().Transport}
 	im := newImporter(t, srv, []amojo.Option{amojo.WithHTTPClient(&http.Client{Transport: tr}), amojo.WithRateLimit(0, 0)},
-		amojo.WithConcurrency(2), amojo.WithChunkSize(4))
+		importer.WithConcurrency(2), importer.WithChunkSize(4))
 	convs := manyConversations(t, 40, 6)
-	if _, err := im.ImportAll(t.Context(), amojo.ConversationsOf(convs)); err != nil {
+	if _, err := im.ImportAll(t.Context(), importer.ConversationsOf(convs)); err != nil {
 		t.Fatal(err)
 	}
 	if n := tr.max.Load(); n > 2 || n < 1 {
@@ -911,7 +912,7 @@ func TestImportAllLongConversationDoesNotStall(t *testing.T) {
 	srv := newServer(t)
 	srv.SetLatency(amojotest.AllRoutes, 2*time.Millisecond)
 	const chunk = 20
-	im := newImporter(t, srv, []amojo.Option{amojo.WithRateLimit(0, 0)}, amojo.WithConcurrency(4), amojo.WithChunkSize(chunk), amojo.WithVerify(false))
+	im := newImporter(t, srv, []amojo.Option{amojo.WithRateLimit(0, 0)}, importer.WithConcurrency(4), importer.WithChunkSize(chunk), importer.WithVerify(false))
 	long := manyConversations(t, 2, 300)
 	for k, c := range long {
 		c.ID = fmt.Sprintf("long-%d", k)
@@ -921,7 +922,7 @@ func TestImportAllLongConversationDoesNotStall(t *testing.T) {
 	}
 	short := manyConversations(t, 100, 1)
 	convs := slices.Concat(long[:1], short[:chunk-1], long[1:], short[chunk-1:])
-	if _, err := im.ImportAll(t.Context(), amojo.ConversationsOf(convs)); err != nil {
+	if _, err := im.ImportAll(t.Context(), importer.ConversationsOf(convs)); err != nil {
 		t.Fatal(err)
 	}
 	// Walk the message requests in the order the server received them and
@@ -964,8 +965,8 @@ func TestImportAllInterruptedIsNotFailed(t *testing.T) {
 	defer cancel()
 	tr := &cancelTransport{next: srv.HTTPClient().Transport, k: 40, cancel: cancel}
 	im := newImporter(t, srv, []amojo.Option{amojo.WithHTTPClient(&http.Client{Transport: tr})},
-		amojo.WithConcurrency(4), amojo.WithChunkSize(5))
-	res, err := im.ImportAll(ctx, amojo.ConversationsOf(manyConversations(t, 20, 4)))
+		importer.WithConcurrency(4), importer.WithChunkSize(5))
+	res, err := im.ImportAll(ctx, importer.ConversationsOf(manyConversations(t, 20, 4)))
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}

@@ -1,4 +1,4 @@
-package amojo_test
+package importer_test
 
 import (
 	"context"
@@ -8,15 +8,15 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/amojo-go/amojo"
 	"github.com/amojo-go/amojo/amojotest"
+	"github.com/amojo-go/amojo/importer"
 )
 
-// ExampleImporter_ImportConversation imports the conversation of amoCRM's
-// walk-through into a fake account, twice: the second run finds everything
-// done. Against a real account, make the clients with NewClient and
-// NewCRMClient instead.
-func ExampleImporter_ImportConversation() {
+// ExampleNew imports the conversation of amoCRM's walk-through into a fake
+// account, twice, with a file checkpoint: the second run finds everything
+// done. Against a real account, make the clients with amojo.NewClient and
+// amojo.NewCRMClient instead.
+func ExampleNew() {
 	srv := amojotest.NewServer()
 	defer srv.Close()
 	ctx := context.Background()
@@ -26,7 +26,7 @@ func ExampleImporter_ImportConversation() {
 		log.Fatal(err)
 	}
 	defer f.Close()
-	conv, err := amojo.ReadConversation(f)
+	conv, err := importer.ReadConversation(f)
 	if err != nil {
 		log.Fatal(err) // names the conversation, message and field
 	}
@@ -36,13 +36,13 @@ func ExampleImporter_ImportConversation() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	cp, err := amojo.NewFileCheckpoint(filepath.Join(dir, "import.checkpoint"))
+	cp, err := importer.NewFileCheckpoint(filepath.Join(dir, "import.checkpoint"))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer cp.Close()
 
-	im, err := amojo.NewImporter(srv.Client(), srv.CRMClient(), amojo.WithCheckpoint(cp))
+	im, err := importer.New(srv.Client(), srv.CRMClient(), importer.WithCheckpoint(cp))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func ExampleReadConversations() {
 	input := `{"conversation_id":"c-1","client":{"id":"u-1","name":"Ann"},"messages":[{"msgid":"m-1","time":"2024-05-01T10:00:00Z","from":"client","message":{"type":"text","text":"Hi"}}]}
 {"conversation_id":"c-2","client":{"id":"u-2","name":"Bob"},"messages":[{"msgid":"m-2","time":"2024-05-01T10:00:00Z","from":"client","message":{"type":"picture","media":"https://example.com/a.png"}}]}
 `
-	for conv, err := range amojo.ReadConversations(strings.NewReader(input)) {
+	for conv, err := range importer.ReadConversations(strings.NewReader(input)) {
 		if err != nil {
 			fmt.Println(err)
 			continue

@@ -1,4 +1,4 @@
-package amojo
+package importer
 
 import (
 	"bytes"
@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/amojo-go/amojo"
+	"github.com/amojo-go/amojo/amojotest"
 )
 
 func TestReadConversationSeed(t *testing.T) {
@@ -27,10 +30,10 @@ func TestReadConversationSeed(t *testing.T) {
 	if c.ID != "skc-8e3e7640-49af-4448-a2c6-d5a421f7f217" {
 		t.Errorf("ID = %q", c.ID)
 	}
-	wantClient := Participant{
+	wantClient := amojo.Participant{
 		ID: "sk-1376265f-86df-4c49-a0c3-a4816df41af9", Name: "Example Client",
 		Avatar:      "https://example.com/users/avatar.png",
-		Profile:     &Profile{Phone: "79151112233", Email: "example.client@example.com"},
+		Profile:     &amojo.Profile{Phone: "79151112233", Email: "example.client@example.com"},
 		ProfileLink: "https://example.com/profile/example.client",
 	}
 	if got, _ := json.Marshal(c.Client); !bytes.Equal(got, mustJSON(t, wantClient)) {
@@ -46,16 +49,16 @@ func TestReadConversationSeed(t *testing.T) {
 	if m0.MsgID != "5f283618af2c8" || m0.Time.Unix() != 1596470808 || m0.From != FromClient || m0.Sender != nil {
 		t.Errorf("message 0 = %+v", m0)
 	}
-	if m0.Content != (Text{Text: "Можно ли оплатить заказ при получении ?"}) {
+	if m0.Content != (amojo.Text{Text: "Можно ли оплатить заказ при получении ?"}) {
 		t.Errorf("message 0 content = %#v", m0.Content)
 	}
 	if m1.MsgID != "skm-5f2836a8ca468" || m1.Time.Unix() != 1596470952 || m1.From != FromManager {
 		t.Errorf("message 1 = %+v", m1)
 	}
-	if m1.Sender == nil || *m1.Sender != (Participant{ID: "sk-e1982bb8-bdf1-4fa5-841d-7d5cebd77f7b", RefID: "d8d9f9c4-9611-4794-a136-a253a13e1bb5", Name: "Менеджер Василий"}) {
+	if m1.Sender == nil || *m1.Sender != (amojo.Participant{ID: "sk-e1982bb8-bdf1-4fa5-841d-7d5cebd77f7b", RefID: "d8d9f9c4-9611-4794-a136-a253a13e1bb5", Name: "Менеджер Василий"}) {
 		t.Errorf("message 1 sender = %+v", m1.Sender)
 	}
-	if m1.Content != (Text{Text: "Да, конечно. Вы можете оплатить наличными и картой курьеру при получении."}) {
+	if m1.Content != (amojo.Text{Text: "Да, конечно. Вы можете оплатить наличными и картой курьеру при получении."}) {
 		t.Errorf("message 1 content = %#v", m1.Content)
 	}
 	// The manager's message goes out as in the walk-through: sender with
@@ -65,7 +68,7 @@ func TestReadConversationSeed(t *testing.T) {
 	if err := msg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	got := mustJSON(t, msg.payload())
+	got := sentPayload(t, msg)
 	want := `{"timestamp":1596470952,"msec_timestamp":1596470952000,"msgid":"skm-5f2836a8ca468",` +
 		`"conversation_id":"skc-8e3e7640-49af-4448-a2c6-d5a421f7f217",` +
 		`"sender":{"id":"sk-e1982bb8-bdf1-4fa5-841d-7d5cebd77f7b","ref_id":"d8d9f9c4-9611-4794-a136-a253a13e1bb5","name":"Менеджер Василий"},` +
@@ -74,6 +77,37 @@ func TestReadConversationSeed(t *testing.T) {
 	if string(got) != want {
 		t.Errorf("payload\n got %s\nwant %s", got, want)
 	}
+}
+
+// sentPayload sends msg to a fake amoCRM and returns the new_message
+// payload as it arrived.
+func sentPayload(t *testing.T, msg amojo.Message) []byte {
+	t.Helper()
+	srv := amojotest.NewServer()
+	t.Cleanup(srv.Close)
+	scopeID, err := srv.Connect(srv.Channel().ID, srv.Account().AmojoID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Client().SendMessage(t.Context(), scopeID, msg); err != nil {
+		t.Fatal(err)
+	}
+	reqs := srv.RequestsTo(amojotest.RouteMessage)
+	if len(reqs) != 1 {
+		t.Fatalf("%d message requests", len(reqs))
+	}
+	var body struct {
+		EventType string          `json:"event_type"`
+		Payload   json.RawMessage `json:"payload"`
+	}
+	if err := json.Unmarshal(reqs[0].Body, &body); err != nil || body.EventType != "new_message" {
+		t.Fatalf("body %s: %v", reqs[0].Body, err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, body.Payload); err != nil {
+		t.Fatal(err)
+	}
+	return compact.Bytes()
 }
 
 func mustJSON(t *testing.T, v any) []byte {
@@ -89,19 +123,19 @@ func TestDecodeContent(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		in   string
-		want Content
+		want amojo.Content
 	}{
-		{`{"type":"text","text":"hi"}`, Text{Text: "hi"}},
-		{`{"type":"picture","media":"https://e.com/a.png","file_name":"a.png","file_size":10,"text":"cap"}`, Picture{URL: "https://e.com/a.png", FileName: "a.png", FileSize: 10, Caption: "cap"}},
-		{`{"type":"file","media":"https://e.com/a.pdf","file_name":"a.pdf","file_size":10}`, File{URL: "https://e.com/a.pdf", FileName: "a.pdf", FileSize: 10}},
-		{`{"type":"video","media":"https://e.com/v.mp4","file_name":"v.mp4","file_size":10,"media_duration":12}`, Video{URL: "https://e.com/v.mp4", FileName: "v.mp4", FileSize: 10, Duration: 12 * time.Second}},
-		{`{"type":"voice","media":"https://e.com/v.ogg","media_duration":3}`, Voice{URL: "https://e.com/v.ogg", Duration: 3 * time.Second}},
-		{`{"type":"audio","media":"https://e.com/a.mp3"}`, Audio{URL: "https://e.com/a.mp3"}},
-		{`{"type":"sticker","media":"https://e.com/s.webp","sticker_id":"42"}`, Sticker{URL: "https://e.com/s.webp", StickerID: "42"}},
-		{`{"type":"location","location":{"lon":37.6,"lat":55.7},"text":"here"}`, Location{Point: GeoPoint{Lon: 37.6, Lat: 55.7}, Text: "here"}},
-		{`{"type":"contact","contact":{"name":"Ann","phone":"+7900"}}`, SharedContact{Card: ContactInfo{Name: "Ann", Phone: "+7900"}}},
+		{`{"type":"text","text":"hi"}`, amojo.Text{Text: "hi"}},
+		{`{"type":"picture","media":"https://e.com/a.png","file_name":"a.png","file_size":10,"text":"cap"}`, amojo.Picture{URL: "https://e.com/a.png", FileName: "a.png", FileSize: 10, Caption: "cap"}},
+		{`{"type":"file","media":"https://e.com/a.pdf","file_name":"a.pdf","file_size":10}`, amojo.File{URL: "https://e.com/a.pdf", FileName: "a.pdf", FileSize: 10}},
+		{`{"type":"video","media":"https://e.com/v.mp4","file_name":"v.mp4","file_size":10,"media_duration":12}`, amojo.Video{URL: "https://e.com/v.mp4", FileName: "v.mp4", FileSize: 10, Duration: 12 * time.Second}},
+		{`{"type":"voice","media":"https://e.com/v.ogg","media_duration":3}`, amojo.Voice{URL: "https://e.com/v.ogg", Duration: 3 * time.Second}},
+		{`{"type":"audio","media":"https://e.com/a.mp3"}`, amojo.Audio{URL: "https://e.com/a.mp3"}},
+		{`{"type":"sticker","media":"https://e.com/s.webp","sticker_id":"42"}`, amojo.Sticker{URL: "https://e.com/s.webp", StickerID: "42"}},
+		{`{"type":"location","location":{"lon":37.6,"lat":55.7},"text":"here"}`, amojo.Location{Point: amojo.GeoPoint{Lon: 37.6, Lat: 55.7}, Text: "here"}},
+		{`{"type":"contact","contact":{"name":"Ann","phone":"+7900"}}`, amojo.SharedContact{Card: amojo.ContactInfo{Name: "Ann", Phone: "+7900"}}},
 		// History's extra fields are ignored.
-		{`{"id":"x","client_id":"m","type":"text","text":"hi","media":"","thumbnail":"","file_name":"","file_size":0}`, Text{Text: "hi"}},
+		{`{"id":"x","client_id":"m","type":"text","text":"hi","media":"","thumbnail":"","file_name":"","file_size":0}`, amojo.Text{Text: "hi"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -113,7 +147,11 @@ func TestDecodeContent(t *testing.T) {
 				t.Errorf("got %#v, want %#v", got, tt.want)
 			}
 			// Round trip through the wire shape.
-			again, err := DecodeContent(mustJSON(t, got.wire()))
+			raw, err := amojo.MarshalContent(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := DecodeContent(raw)
 			if err != nil || again != got {
 				t.Errorf("round trip: %#v, %v", again, err)
 			}
@@ -136,7 +174,7 @@ func TestDecodeContent(t *testing.T) {
 	for _, tt := range bad {
 		t.Run("bad "+tt.in, func(t *testing.T) {
 			_, err := DecodeContent([]byte(tt.in))
-			var ve *ValidationError
+			var ve *amojo.ValidationError
 			if !errors.As(err, &ve) || ve.Field != tt.field {
 				t.Fatalf("err = %v, want a *ValidationError for %q", err, tt.field)
 			}
@@ -197,7 +235,7 @@ func TestReadConversationErrors(t *testing.T) {
 				t.Errorf("err = %q\nwant %q", err, tt.want)
 			}
 			if tt.field != "" {
-				var ve *ValidationError
+				var ve *amojo.ValidationError
 				if !errors.As(err, &ve) || ve.Field != tt.field {
 					t.Errorf("validation field = %v, want %q", err, tt.field)
 				}

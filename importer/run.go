@@ -1,4 +1,4 @@
-package amojo
+package importer
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+
+	"github.com/amojo-go/amojo"
 )
 
 // importJob is one conversation of a run.
@@ -14,7 +16,7 @@ type importJob struct {
 	conv  *Conversation
 	index int
 	state CheckpointState
-	res   ImportResult
+	res   Result
 	err   *ConversationError
 	// claimed: the job holds its conversation id in Importer.active.
 	claimed bool
@@ -188,7 +190,7 @@ func isFatal(ce *ConversationError) bool {
 	if errors.Is(ce.Err, context.Canceled) || errors.Is(ce.Err, context.DeadlineExceeded) {
 		return true
 	}
-	var ae *APIError
+	var ae *amojo.APIError
 	if errors.As(ce.Err, &ae) {
 		return ae.StatusCode == http.StatusUnauthorized || ae.StatusCode == http.StatusForbidden || ae.StatusCode == http.StatusPaymentRequired
 	}
@@ -288,7 +290,7 @@ func (r *importRun) scope() (string, error) {
 		}
 		accountID = acc.AmojoID
 	}
-	conn, err := im.chats.Connect(r.ctx, ConnectRequest{AccountID: accountID, Title: im.cfg.title})
+	conn, err := im.chats.Connect(r.ctx, amojo.ConnectRequest{AccountID: accountID, Title: im.cfg.title})
 	if err != nil {
 		return "", err
 	}

@@ -1,4 +1,4 @@
-package amojo
+package importer
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/amojo-go/amojo"
 )
 
 // contactLookupSlack widens the search for a contact whose creation was
@@ -48,7 +50,7 @@ func (r *importRun) contacts(jobs []*importJob) {
 		for i, j := range lookup {
 			ids[i] = j.state.ChatID
 		}
-		links, err := r.im.crm.ChatLinks(r.ctx, ChatLinkFilter{ChatIDs: ids})
+		links, err := r.im.crm.ChatLinks(r.ctx, amojo.ChatLinkFilter{ChatIDs: ids})
 		if err != nil {
 			for _, j := range lookup {
 				r.failStep(j, "find contact", "", err)
@@ -86,9 +88,9 @@ func (r *importRun) contacts(jobs []*importJob) {
 		}
 	}
 	if len(link) > 0 {
-		ls := make([]ChatLink, len(link))
+		ls := make([]amojo.ChatLink, len(link))
 		for i, j := range link {
-			ls[i] = ChatLink{ChatID: j.state.ChatID, ContactID: j.res.ContactID}
+			ls[i] = amojo.ChatLink{ChatID: j.state.ChatID, ContactID: j.res.ContactID}
 		}
 		done, err := r.im.crm.LinkChats(r.ctx, ls)
 		for i, j := range link {
@@ -110,14 +112,14 @@ func (r *importRun) contacts(jobs []*importJob) {
 // later run that finds no answer recorded searches amoCRM for the contact
 // instead of creating it a second time.
 func (r *importRun) createContacts(jobs []*importJob) (created, lost []*importJob) {
-	nc := make([]NewContact, len(jobs))
+	nc := make([]amojo.NewContact, len(jobs))
 	for i, j := range jobs {
 		nc[i] = j.conv.Contact.newContact()
 	}
 	sent := make([]bool, len(jobs)) // the pending mark is written
 	var markErr error
-	held := false // BeforeSend kept the last attempt back: nothing was created
-	mark := BeforeSend(func(_ context.Context, a ContactsAttempt) error {
+	held := false // the hook kept the last attempt back: nothing was created
+	mark := amojo.BeforeSendContacts(func(_ context.Context, a amojo.ContactsAttempt) error {
 		if err := r.ctx.Err(); err != nil {
 			held = true // stopped before anything left: leave it to the next run
 			return err
@@ -138,7 +140,7 @@ func (r *importRun) createContacts(jobs []*importJob) (created, lost []*importJo
 	// ids reach the checkpoint.
 	ids, err := r.im.crm.CreateContacts(context.WithoutCancel(r.ctx), nc, mark)
 	cause := unbatch(err)
-	var ae *APIError
+	var ae *amojo.APIError
 	refused := held || errors.As(cause, &ae) && ae.StatusCode >= 400 && ae.StatusCode < 500
 	for i, j := range jobs {
 		switch {
@@ -259,7 +261,7 @@ func (r *importRun) resolveContacts(jobs []*importJob, justLost bool) (adopted, 
 // lowest id first.
 func (r *importRun) candidates(spec *ContactSpec, at time.Time) ([]int64, error) {
 	var ids []int64
-	q := ContactQuery{Query: spec.searchText(), CreatedFrom: at.Add(-contactLookupSlack)}
+	q := amojo.ContactQuery{Query: spec.searchText(), CreatedFrom: at.Add(-contactLookupSlack)}
 	for c, err := range r.im.crm.FindContacts(r.ctx, q) {
 		if err != nil {
 			return nil, err
@@ -295,7 +297,7 @@ func (r *importRun) dropLinked(found []*contactSearch) {
 	if len(ids) == 0 {
 		return
 	}
-	links, err := r.im.crm.ChatLinks(r.ctx, ChatLinkFilter{ContactIDs: ids})
+	links, err := r.im.crm.ChatLinks(r.ctx, amojo.ChatLinkFilter{ContactIDs: ids})
 	if err != nil {
 		return
 	}
@@ -327,19 +329,19 @@ func (s *ContactSpec) searchText() string {
 // fits reports whether c could be the contact created from s: the names s
 // gives are c's, and c has every phone (compared by digits) and e-mail
 // (case aside) of s.
-func (s *ContactSpec) fits(c Contact) bool {
+func (s *ContactSpec) fits(c amojo.Contact) bool {
 	for _, n := range [][2]string{{s.Name, c.Name}, {s.FirstName, c.FirstName}, {s.LastName, c.LastName}} {
 		if want := strings.TrimSpace(n[0]); want != "" && want != strings.TrimSpace(n[1]) {
 			return false
 		}
 	}
 	for _, p := range s.Phones {
-		if !slices.ContainsFunc(c.Phones, func(cp ContactPhone) bool { return samePhone(p, cp.Value) }) {
+		if !slices.ContainsFunc(c.Phones, func(cp amojo.ContactPhone) bool { return samePhone(p, cp.Value) }) {
 			return false
 		}
 	}
 	for _, e := range s.Emails {
-		if !slices.ContainsFunc(c.Emails, func(ce ContactEmail) bool { return sameEmail(e, ce.Value) }) {
+		if !slices.ContainsFunc(c.Emails, func(ce amojo.ContactEmail) bool { return sameEmail(e, ce.Value) }) {
 			return false
 		}
 	}
@@ -396,13 +398,23 @@ func (e *contactUnconfirmedError) Unwrap() []error {
 }
 
 // newContact returns the REST contact to create for s.
-func (s *ContactSpec) newContact() NewContact {
-	nc := NewContact{Name: s.Name, FirstName: s.FirstName, LastName: s.LastName, ResponsibleUserID: s.ResponsibleUserID, Tags: s.Tags}
+func (s *ContactSpec) newContact() amojo.NewContact {
+	nc := amojo.NewContact{Name: s.Name, FirstName: s.FirstName, LastName: s.LastName, ResponsibleUserID: s.ResponsibleUserID, Tags: s.Tags}
 	for _, p := range s.Phones {
-		nc.Phones = append(nc.Phones, ContactPhone{Value: p})
+		nc.Phones = append(nc.Phones, amojo.ContactPhone{Value: p})
 	}
 	for _, e := range s.Emails {
-		nc.Emails = append(nc.Emails, ContactEmail{Value: e})
+		nc.Emails = append(nc.Emails, amojo.ContactEmail{Value: e})
 	}
 	return nc
+}
+
+// unbatch returns the cause of a *amojo.BatchError: the error of the one
+// request that failed, which a conversation's step reports.
+func unbatch(err error) error {
+	var be *amojo.BatchError
+	if errors.As(err, &be) && be.Err != nil {
+		return be.Err
+	}
+	return err
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package amojo
+package filelock
 
 import (
 	"errors"
@@ -8,10 +8,10 @@ import (
 	"syscall"
 )
 
-// lockFile takes an exclusive lock on f without waiting; errLocked when
+// Lock takes an exclusive lock on f without waiting; ErrLocked when
 // another open file holds it. The lock goes with the file's closing, or the
 // process's end.
-func lockFile(f *os.File) error {
+func Lock(f *os.File) error {
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		switch {
@@ -20,14 +20,16 @@ func lockFile(f *os.File) error {
 		case errors.Is(err, syscall.EINTR):
 			continue
 		case errors.Is(err, syscall.EWOULDBLOCK):
-			return errLocked
+			return ErrLocked
 		}
 		return err
 	}
 }
 
-// renameOpenFile: a file can be replaced by a rename while open here.
-const renameOpenFile = true
+// RenameOpenFile reports that a file can be replaced by a rename while open
+// here.
+const RenameOpenFile = true
 
-// openNoFollow makes opening the checkpoint fail on a symbolic link.
-const openNoFollow = syscall.O_NOFOLLOW
+// OpenNoFollow is the os.OpenFile flag that makes opening a symbolic link
+// fail.
+const OpenNoFollow = syscall.O_NOFOLLOW

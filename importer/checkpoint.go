@@ -1,4 +1,4 @@
-package amojo
+package importer
 
 import (
 	"bufio"
@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/amojo-go/amojo/internal/filelock"
 )
 
 // Checkpoint records how far the import of each conversation got, so an
@@ -300,9 +302,6 @@ func NewFileCheckpoint(path string) (*FileCheckpoint, error) {
 	return &FileCheckpoint{f: f, path: path, states: states}, nil
 }
 
-// errLocked reports a file another open file holds the lock of.
-var errLocked = errors.New("locked")
-
 // openLocked opens (or creates) path and locks it. The file locked must
 // still be the one at path: a run that compacted the checkpoint renamed a
 // new file over it, and the old one is not the checkpoint any more.
@@ -311,7 +310,7 @@ func openLocked(path string) (*os.File, error) {
 		if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSymlink != 0 {
 			return nil, fmt.Errorf("amojo: checkpoint %s is a symbolic link; give the file it points to", path)
 		}
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|openNoFollow, 0o600)
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|filelock.OpenNoFollow, 0o600)
 		if err != nil {
 			return nil, fmt.Errorf("amojo: checkpoint: %w", err)
 		}
@@ -320,9 +319,9 @@ func openLocked(path string) (*os.File, error) {
 			f.Close()
 			return nil, fmt.Errorf("amojo: checkpoint %s is not a regular file", path)
 		}
-		if err := lockFile(f); err != nil {
+		if err := filelock.Lock(f); err != nil {
 			f.Close()
-			if errors.Is(err, errLocked) {
+			if errors.Is(err, filelock.ErrLocked) {
 				return nil, fmt.Errorf("amojo: checkpoint %s is in use by another run", path)
 			}
 			return nil, fmt.Errorf("amojo: checkpoint %s: lock: %w", path, err)
@@ -464,7 +463,7 @@ func compactCheckpoint(old *os.File, path string, states stateMap) (*os.File, er
 			os.Remove(tmp.Name())
 		}
 	}()
-	if err := lockFile(tmp); err != nil {
+	if err := filelock.Lock(tmp); err != nil {
 		return old, err
 	}
 	bw := bufio.NewWriter(tmp)
@@ -489,7 +488,7 @@ func compactCheckpoint(old *os.File, path string, states stateMap) (*os.File, er
 	if err := tmp.Sync(); err != nil {
 		return old, err
 	}
-	if !renameOpenFile {
+	if !filelock.RenameOpenFile {
 		// The old file must be closed before it can be replaced.
 		old.Close()
 		if err := os.Rename(tmp.Name(), path); err != nil {

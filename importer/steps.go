@@ -1,4 +1,4 @@
-package amojo
+package importer
 
 import (
 	"cmp"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/amojo-go/amojo"
 )
 
 // live returns the jobs of batch that have not failed.
@@ -68,7 +70,7 @@ func (r *importRun) createChats(scopeID string, jobs []*importJob) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-r.sem }()
-			chat, err := r.im.chats.CreateChat(r.ctx, scopeID, CreateChatRequest{ConversationID: j.conv.ID, Source: j.conv.Source, User: j.conv.Client})
+			chat, err := r.im.chats.CreateChat(r.ctx, scopeID, amojo.CreateChatRequest{ConversationID: j.conv.ID, Source: j.conv.Source, User: j.conv.Client})
 			if err != nil {
 				r.failStep(j, "create chat", "", err)
 				return
@@ -107,7 +109,7 @@ func (r *importRun) importMessages(j *importJob) {
 	if missing > 0 {
 		// A message sent just before a crash may be missing from the
 		// checkpoint: ask amojo what the chat already holds.
-		for hm, err := range r.im.chats.AllHistory(r.ctx, scopeID, chatID, HistoryOptions{}) {
+		for hm, err := range r.im.chats.AllHistory(r.ctx, scopeID, chatID, amojo.HistoryOptions{}) {
 			if err != nil {
 				r.failStep(j, "history", "", err)
 				return
@@ -179,7 +181,7 @@ func (r *importRun) importMessages(j *importJob) {
 // rather than the wording also catches an msgid used in another chat, which
 // is an error, not a message imported.
 func (r *importRun) isDuplicate(scopeID, chatID, msgID string, sendErr error) (bool, error) {
-	var ae *APIError
+	var ae *amojo.APIError
 	if !errors.As(sendErr, &ae) || ae.StatusCode != http.StatusBadRequest {
 		return false, nil
 	}
@@ -201,7 +203,7 @@ func (r *importRun) isDuplicate(scopeID, chatID, msgID string, sendErr error) (b
 }
 
 // looksDuplicate reports an amojo answer that refuses a duplicate msgid.
-func looksDuplicate(ae *APIError) bool {
+func looksDuplicate(ae *amojo.APIError) bool {
 	text := strings.ToLower(ae.Code + " " + ae.Message + " " + string(ae.Body))
 	return strings.Contains(text, "duplicate") || strings.Contains(text, "already exist")
 }
@@ -218,7 +220,7 @@ func (r *importRun) waitHistory(scopeID, chatID string, wait bool, ok func(map[s
 	for {
 		all := make(map[string]bool)
 		n := 0
-		for hm, err := range r.im.chats.AllHistory(r.ctx, scopeID, chatID, HistoryOptions{}) {
+		for hm, err := range r.im.chats.AllHistory(r.ctx, scopeID, chatID, amojo.HistoryOptions{}) {
 			if err != nil {
 				return 0, err
 			}
@@ -274,4 +276,16 @@ func digest(c *Conversation) string {
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// sleepCtx waits for d; it returns false if done closes first.
+func sleepCtx(done <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-done:
+		return false
+	}
 }

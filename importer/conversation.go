@@ -1,4 +1,4 @@
-package amojo
+package importer
 
 import (
 	"bufio"
@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/amojo-go/amojo"
 )
 
 // Direction says who wrote a message of an imported conversation.
@@ -21,7 +24,7 @@ const (
 	// FromClient is a message the conversation's client wrote to the account.
 	FromClient Direction = "client"
 	// FromManager is a message a CRM user wrote to the client; its Sender
-	// needs RefID = the user's amojo_id (see CRMClient.Users).
+	// needs RefID = the user's amojo_id (see amojo.CRMClient.Users).
 	FromManager Direction = "manager"
 	// FromBot is a message the channel bot wrote to the client; it is sent
 	// with the bot id given by WithBotRefID (or the message's Sender.RefID).
@@ -67,8 +70,8 @@ const (
 // is caught rather than ignored.
 type Conversation struct {
 	ID       string                `json:"conversation_id"`
-	Client   Participant           `json:"client"`
-	Source   *Source               `json:"source,omitempty"`
+	Client   amojo.Participant     `json:"client"`
+	Source   *amojo.Source         `json:"source,omitempty"`
 	Contact  *ContactSpec          `json:"contact,omitempty"`
 	Messages []ConversationMessage `json:"messages"`
 }
@@ -96,29 +99,29 @@ type ContactSpec struct {
 // Sender is required for FromManager (RefID = the CRM user's amojo_id, plus
 // the integration's ID and Name of that user); it must be nil or the client
 // for FromClient, and may override the bot id for FromBot. Content is any
-// message kind (Text, Picture, File, Video, Voice, Audio, Sticker, Location,
-// SharedContact).
+// message kind of package amojo (Text, Picture, File, Video, Voice, Audio,
+// Sticker, Location, SharedContact).
 type ConversationMessage struct {
 	MsgID   string
 	Time    time.Time
 	From    Direction
-	Sender  *Participant
-	Content Content
+	Sender  *amojo.Participant
+	Content amojo.Content
 }
 
 // wireConversationMessage is the JSON shape of a ConversationMessage.
 type wireConversationMessage struct {
-	MsgID         string          `json:"msgid"`
-	Time          json.RawMessage `json:"time,omitempty"` // RFC 3339, read by parseMessageTime
-	Timestamp     int64           `json:"timestamp,omitempty"`
-	MsecTimestamp int64           `json:"msec_timestamp,omitempty"`
-	From          Direction       `json:"from"`
-	Sender        *Participant    `json:"sender,omitempty"`
-	Message       json.RawMessage `json:"message"`
+	MsgID         string             `json:"msgid"`
+	Time          json.RawMessage    `json:"time,omitempty"` // RFC 3339, read by parseMessageTime
+	Timestamp     int64              `json:"timestamp,omitempty"`
+	MsecTimestamp int64              `json:"msec_timestamp,omitempty"`
+	From          Direction          `json:"from"`
+	Sender        *amojo.Participant `json:"sender,omitempty"`
+	Message       json.RawMessage    `json:"message"`
 }
 
 // UnmarshalJSON reads a message in the shape documented on Conversation. A
-// "message" object that is not a valid message kind is a *ValidationError
+// "message" object that is not a valid message kind is a *amojo.ValidationError
 // naming the field, such as "Content.Text"; a "time" that is not RFC 3339 is
 // one for "Time".
 func (m *ConversationMessage) UnmarshalJSON(data []byte) error {
@@ -199,7 +202,7 @@ func (m ConversationMessage) MarshalJSON() ([]byte, error) {
 		w.Time = t
 	}
 	if !isNilContent(m.Content) {
-		raw, err := json.Marshal(m.Content.wire())
+		raw, err := amojo.MarshalContent(m.Content)
 		if err != nil {
 			return nil, err
 		}
@@ -223,18 +226,18 @@ func (m ConversationMessage) MarshalJSON() ([]byte, error) {
 //
 // Other fields amojo reports in history (id, client_id, thumbnail, …) are
 // ignored. An unknown type or a missing required field is a
-// *ValidationError naming the field.
-func DecodeContent(raw []byte) (Content, error) {
+// *amojo.ValidationError naming the field.
+func DecodeContent(raw []byte) (amojo.Content, error) {
 	var w struct {
-		Type          MessageType  `json:"type"`
-		Text          string       `json:"text"`
-		Media         string       `json:"media"`
-		FileName      string       `json:"file_name"`
-		FileSize      int64        `json:"file_size"`
-		MediaDuration float64      `json:"media_duration"`
-		StickerID     string       `json:"sticker_id"`
-		Location      *GeoPoint    `json:"location"`
-		Contact       *ContactInfo `json:"contact"`
+		Type          amojo.MessageType  `json:"type"`
+		Text          string             `json:"text"`
+		Media         string             `json:"media"`
+		FileName      string             `json:"file_name"`
+		FileSize      int64              `json:"file_size"`
+		MediaDuration float64            `json:"media_duration"`
+		StickerID     string             `json:"sticker_id"`
+		Location      *amojo.GeoPoint    `json:"location"`
+		Contact       *amojo.ContactInfo `json:"contact"`
 	}
 	if err := json.Unmarshal(raw, &w); err != nil {
 		var te *json.UnmarshalTypeError
@@ -247,38 +250,38 @@ func DecodeContent(raw []byte) (Content, error) {
 		return nil, invalid("Duration", "must be a number of seconds, at least 0")
 	}
 	dur := time.Duration(w.MediaDuration * float64(time.Second))
-	var c Content
+	var c amojo.Content
 	switch w.Type {
-	case TypeText:
-		c = Text{Text: w.Text}
-	case TypePicture:
-		c = Picture{URL: w.Media, FileName: w.FileName, FileSize: w.FileSize, Caption: w.Text}
-	case TypeFile:
-		c = File{URL: w.Media, FileName: w.FileName, FileSize: w.FileSize, Caption: w.Text}
-	case TypeVideo:
-		c = Video{URL: w.Media, FileName: w.FileName, FileSize: w.FileSize, Duration: dur, Caption: w.Text}
-	case TypeVoice:
-		c = Voice{URL: w.Media, Duration: dur}
-	case TypeAudio:
-		c = Audio{URL: w.Media, FileName: w.FileName, FileSize: w.FileSize, Duration: dur, Caption: w.Text}
-	case TypeSticker:
-		c = Sticker{URL: w.Media, StickerID: w.StickerID}
-	case TypeLocation:
+	case amojo.TypeText:
+		c = amojo.Text{Text: w.Text}
+	case amojo.TypePicture:
+		c = amojo.Picture{URL: w.Media, FileName: w.FileName, FileSize: w.FileSize, Caption: w.Text}
+	case amojo.TypeFile:
+		c = amojo.File{URL: w.Media, FileName: w.FileName, FileSize: w.FileSize, Caption: w.Text}
+	case amojo.TypeVideo:
+		c = amojo.Video{URL: w.Media, FileName: w.FileName, FileSize: w.FileSize, Duration: dur, Caption: w.Text}
+	case amojo.TypeVoice:
+		c = amojo.Voice{URL: w.Media, Duration: dur}
+	case amojo.TypeAudio:
+		c = amojo.Audio{URL: w.Media, FileName: w.FileName, FileSize: w.FileSize, Duration: dur, Caption: w.Text}
+	case amojo.TypeSticker:
+		c = amojo.Sticker{URL: w.Media, StickerID: w.StickerID}
+	case amojo.TypeLocation:
 		if w.Location == nil {
 			return nil, invalid("Location", "required for a location message")
 		}
-		c = Location{Point: *w.Location, Text: w.Text}
-	case TypeContact:
+		c = amojo.Location{Point: *w.Location, Text: w.Text}
+	case amojo.TypeContact:
 		if w.Contact == nil {
 			return nil, invalid("Card", "required for a contact message")
 		}
-		c = SharedContact{Card: *w.Contact, Text: w.Text}
+		c = amojo.SharedContact{Card: *w.Contact, Text: w.Text}
 	case "":
 		return nil, invalid("Type", "required")
 	default:
 		return nil, invalid("Type", "unknown message type "+strconv.Quote(string(w.Type)))
 	}
-	if err := c.validate(false); err != nil {
+	if err := amojo.ValidateContent(c); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -293,8 +296,10 @@ func jsonProblem(err error) string {
 // or a step of its import that failed. It names the conversation, and the
 // message when one is concerned; Line is the line of a JSON Lines input (0
 // when unknown; in a single document, the line of a key the format does not
-// have) and Index the conversation's position in a batch (-1 when unknown). Err is the cause: a *ValidationError, an *APIError, a
-// *BatchError, a context error… errors.As and errors.Is see through to it.
+// have) and Index the conversation's position in a batch (-1 when
+// unknown). Err is the cause: a *amojo.ValidationError, an *amojo.APIError,
+// an *amojo.BatchError, a context error… errors.As and errors.Is see
+// through to it.
 type ConversationError struct {
 	ConversationID string
 	MsgID          string
@@ -345,7 +350,7 @@ func (e *ConversationError) Unwrap() error { return e.Err }
 // client, the source, the contact and every message (an msgid, a time, a
 // direction, a sender where needed, valid content), and that no msgid repeats.
 // A problem is a *ConversationError naming the conversation and message,
-// wrapping a *ValidationError whose Field is the Go path, such as
+// wrapping a *amojo.ValidationError whose Field is the Go path, such as
 // "Messages[2].Content.Text".
 func (c *Conversation) Validate() error {
 	if c == nil {
@@ -368,7 +373,7 @@ func (c *Conversation) validate() (msgID string, err error) {
 	if isBlank(c.Client.Name) {
 		return "", invalid("Client.Name", "required")
 	}
-	if err := c.Source.validate(); err != nil {
+	if err := c.Source.Validate(); err != nil {
 		return "", within("Source", err)
 	}
 	if c.Contact != nil {
@@ -448,17 +453,17 @@ func (m *ConversationMessage) validate(c *Conversation) error {
 
 // message builds the chats API message for m in conversation c; botRefID is
 // the channel bot's id for FromBot.
-func (m *ConversationMessage) message(c *Conversation, botRefID string) Message {
+func (m *ConversationMessage) message(c *Conversation, botRefID string) amojo.Message {
 	switch m.From {
 	case FromManager:
-		return ManagerMessage(m.MsgID, c.ID, m.Time, *m.Sender, c.Client, m.Content)
+		return amojo.ManagerMessage(m.MsgID, c.ID, m.Time, *m.Sender, c.Client, m.Content)
 	case FromBot:
 		if m.Sender != nil && !isBlank(m.Sender.RefID) {
-			return ManagerMessage(m.MsgID, c.ID, m.Time, *m.Sender, c.Client, m.Content)
+			return amojo.ManagerMessage(m.MsgID, c.ID, m.Time, *m.Sender, c.Client, m.Content)
 		}
-		return BotMessage(m.MsgID, c.ID, m.Time, botRefID, c.Client, m.Content)
+		return amojo.BotMessage(m.MsgID, c.ID, m.Time, botRefID, c.Client, m.Content)
 	default:
-		return IncomingMessage(m.MsgID, c.ID, m.Time, c.Client, m.Content)
+		return amojo.IncomingMessage(m.MsgID, c.ID, m.Time, c.Client, m.Content)
 	}
 }
 
@@ -469,7 +474,7 @@ const MaxConversationLine = 16 << 20
 // Conversation and validates it. A malformed document, a key the format
 // does not have or a broken rule is a *ConversationError naming the
 // conversation (when its id could be read) and the message; its
-// *ValidationError names the JSON path the document uses, such as
+// *amojo.ValidationError names the JSON path the document uses, such as
 // "messages[2].message.file_name" (Conversation.Validate, for a
 // conversation built in Go, names the Go path "Messages[2].Content.FileName").
 func ReadConversation(r io.Reader) (*Conversation, error) {
@@ -497,8 +502,8 @@ func decodeConversationLine(data []byte, line int) (*Conversation, error) {
 	}
 	var w struct {
 		ID       string            `json:"conversation_id"`
-		Client   Participant       `json:"client"`
-		Source   *Source           `json:"source"`
+		Client   amojo.Participant `json:"client"`
+		Source   *amojo.Source     `json:"source"`
 		Contact  *ContactSpec      `json:"contact"`
 		Messages []json.RawMessage `json:"messages"`
 	}
@@ -526,10 +531,10 @@ func decodeConversationLine(data []byte, line int) (*Conversation, error) {
 	return c, nil
 }
 
-// decodeProblem describes a JSON decoding error, keeping a *ValidationError
+// decodeProblem describes a JSON decoding error, keeping a *amojo.ValidationError
 // from a message's content and naming the message it belongs to.
 func decodeProblem(err error) error {
-	var ve *ValidationError
+	var ve *amojo.ValidationError
 	if errors.As(err, &ve) {
 		return err
 	}
@@ -660,4 +665,13 @@ func ConversationsOf(cs []*Conversation) iter.Seq2[*Conversation, error] {
 			}
 		}
 	}
+}
+
+// isNilContent reports a nil interface or a nil pointer to a content kind.
+func isNilContent(c amojo.Content) bool {
+	if c == nil {
+		return true
+	}
+	v := reflect.ValueOf(c)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }

@@ -1,4 +1,4 @@
-package amojo_test
+package importer_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/amojo-go/amojo"
 	"github.com/amojo-go/amojo/amojotest"
+	"github.com/amojo-go/amojo/importer"
 )
 
 // quickRetry retries at once, also after a 429 without Retry-After (a
@@ -24,28 +25,28 @@ func quickRetry() amojo.Option {
 
 // fileRun imports convs with a fresh importer on the checkpoint file at
 // path, as one run of a program would.
-func fileRun(t *testing.T, srv *amojotest.Server, path string, convs []*amojo.Conversation, clientOpts []amojo.Option, opts ...amojo.ImportOption) (*amojo.BatchResult, error) {
+func fileRun(t *testing.T, srv *amojotest.Server, path string, convs []*importer.Conversation, clientOpts []amojo.Option, opts ...importer.Option) (*importer.BatchResult, error) {
 	t.Helper()
-	cp, err := amojo.NewFileCheckpoint(path)
+	cp, err := importer.NewFileCheckpoint(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cp.Close()
 	co := append([]amojo.Option{quickRetry()}, clientOpts...)
-	im, err := amojo.NewImporter(srv.Client(co...), srv.CRMClient(co...), append([]amojo.ImportOption{amojo.WithVerifyWait(0), amojo.WithCheckpoint(cp)}, opts...)...)
+	im, err := importer.New(srv.Client(co...), srv.CRMClient(co...), append([]importer.Option{importer.WithVerifyWait(0), importer.WithCheckpoint(cp)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return im.ImportAll(t.Context(), amojo.ConversationsOf(convs))
+	return im.ImportAll(t.Context(), importer.ConversationsOf(convs))
 }
 
 // unconfirmed returns the conversations that failed with
 // ErrContactUnconfirmed and checks that each error contains want.
-func unconfirmed(t *testing.T, res *amojo.BatchResult, want string) []string {
+func unconfirmed(t *testing.T, res *importer.BatchResult, want string) []string {
 	t.Helper()
 	var ids []string
 	for _, f := range res.Failures {
-		if !errors.Is(f, amojo.ErrContactUnconfirmed) || f.Step != "create contact" || !strings.Contains(f.Error(), want) {
+		if !errors.Is(f, importer.ErrContactUnconfirmed) || f.Step != "create contact" || !strings.Contains(f.Error(), want) {
 			t.Errorf("failure %v, want ErrContactUnconfirmed with %q", f, want)
 		}
 		ids = append(ids, f.ConversationID)
@@ -65,7 +66,7 @@ func TestImportUnconfirmedContactSearchFails(t *testing.T) {
 	srv.DropNextResponse(amojotest.RouteContacts, 1)
 	srv.FailNext(amojotest.RouteFindContacts, 2, http.StatusInternalServerError, "")
 	res, err := fileRun(t, srv, path, convs, nil)
-	if !errors.Is(err, amojo.ErrContactUnconfirmed) || res.ConversationsFailed != 2 || res.ConversationsDone != 2 {
+	if !errors.Is(err, importer.ErrContactUnconfirmed) || res.ConversationsFailed != 2 || res.ConversationsDone != 2 {
 		t.Fatalf("err = %v, result %+v", err, res.Progress)
 	}
 	if ids := unconfirmed(t, res, "looking for it failed (GET /api/v4/contacts: 500"); !slices.Equal(ids, []string{"conv-0", "conv-2"}) {
@@ -96,7 +97,7 @@ func TestImportUnconfirmedContactAmbiguous(t *testing.T) {
 	}
 	srv.DropNextResponse(amojotest.RouteContacts, 1)
 	res, err := fileRun(t, srv, path, convs, nil)
-	if !errors.Is(err, amojo.ErrContactUnconfirmed) || res.ConversationsFailed != 1 || res.ConversationsDone != 3 {
+	if !errors.Is(err, importer.ErrContactUnconfirmed) || res.ConversationsFailed != 1 || res.ConversationsDone != 3 {
 		t.Fatalf("err = %v, result %+v", err, res.Progress)
 	}
 	created := srv.Contacts() // the twin, then the contacts of conv-0 and conv-2
@@ -109,7 +110,7 @@ func TestImportUnconfirmedContactAmbiguous(t *testing.T) {
 	if ids := unconfirmed(t, res, want); !slices.Equal(ids, []string{"conv-0"}) || len(srv.Contacts()) != 3 {
 		t.Errorf("failed %v, %d contacts", ids, len(srv.Contacts()))
 	}
-	convs[0].Contact = &amojo.ContactSpec{ID: int64(created[1].ID)}
+	convs[0].Contact = &importer.ContactSpec{ID: int64(created[1].ID)}
 	if res, err := fileRun(t, srv, path, convs, nil); err != nil || res.ConversationsDone != 4 {
 		t.Fatalf("err = %v, result %+v", err, res.Progress)
 	}
@@ -128,7 +129,7 @@ func TestImportUnconfirmedTwinContacts(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cp.jsonl")
 	convs := manyConversations(t, 3, 1)
 	for _, c := range convs {
-		c.Contact = &amojo.ContactSpec{FirstName: "Ann", LastName: "Twin", Emails: []string{"ann@example.com"}}
+		c.Contact = &importer.ContactSpec{FirstName: "Ann", LastName: "Twin", Emails: []string{"ann@example.com"}}
 	}
 	// The first conversation goes alone and keeps its contact.
 	if res, err := fileRun(t, srv, path, convs[:1], nil); err != nil || res.ConversationsDone != 1 {
@@ -156,16 +157,16 @@ func TestImportUnconfirmedOldCheckpoint(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t)
 	convs := manyConversations(t, 1, 1)
-	cp := amojo.NewMemoryCheckpoint()
-	if err := cp.Record(t.Context(), "conv-0", amojo.CheckpointEntry{ContactPending: true}); err != nil {
+	cp := importer.NewMemoryCheckpoint()
+	if err := cp.Record(t.Context(), "conv-0", importer.CheckpointEntry{ContactPending: true}); err != nil {
 		t.Fatal(err)
 	}
-	im := newImporter(t, srv, nil, amojo.WithCheckpoint(cp))
+	im := newImporter(t, srv, nil, importer.WithCheckpoint(cp))
 	_, err := im.ImportConversation(t.Context(), convs[0])
-	if !errors.Is(err, amojo.ErrContactUnconfirmed) || !strings.Contains(err.Error(), "does not say when") {
+	if !errors.Is(err, importer.ErrContactUnconfirmed) || !strings.Contains(err.Error(), "does not say when") {
 		t.Fatalf("err = %v", err)
 	}
-	im = newImporter(t, srv, nil, amojo.WithCheckpoint(cp), amojo.WithRecreateContacts(true))
+	im = newImporter(t, srv, nil, importer.WithCheckpoint(cp), importer.WithRecreateContacts(true))
 	if res, err := im.ImportConversation(t.Context(), convs[0]); err != nil || !res.ContactCreated {
 		t.Fatalf("res %+v, err %v", res, err)
 	}
@@ -192,11 +193,11 @@ func (l *eventLog) String() string {
 
 // loggedCheckpoint logs the contact entries recorded.
 type loggedCheckpoint struct {
-	amojo.Checkpoint
+	importer.Checkpoint
 	log *eventLog
 }
 
-func (c loggedCheckpoint) Record(ctx context.Context, id string, e amojo.CheckpointEntry) error {
+func (c loggedCheckpoint) Record(ctx context.Context, id string, e importer.CheckpointEntry) error {
 	switch {
 	case e.ContactPending:
 		if e.ContactPendingAt.IsZero() {
@@ -243,11 +244,11 @@ func TestImportContactPendingMarkedWhenSent(t *testing.T) {
 	srv := newServer(t)
 	convs := manyConversations(t, 4, 1)
 	log := &eventLog{}
-	cp := loggedCheckpoint{Checkpoint: amojo.NewMemoryCheckpoint(), log: log}
+	cp := loggedCheckpoint{Checkpoint: importer.NewMemoryCheckpoint(), log: log}
 	tr := &contactsTransport{next: srv.HTTPClient().Transport, log: log}
-	im := newImporter(t, srv, []amojo.Option{quickRetry(), amojo.WithHTTPClient(&http.Client{Transport: tr})}, amojo.WithCheckpoint(cp))
+	im := newImporter(t, srv, []amojo.Option{quickRetry(), amojo.WithHTTPClient(&http.Client{Transport: tr})}, importer.WithCheckpoint(cp))
 	srv.FailNext(amojotest.RouteContacts, 1, http.StatusTooManyRequests, "")
-	if _, err := im.ImportAll(t.Context(), amojo.ConversationsOf(convs)); err != nil {
+	if _, err := im.ImportAll(t.Context(), importer.ConversationsOf(convs)); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := log.String(), "pending send answer-429 pending send answer-200 created"; got != want {
@@ -261,11 +262,11 @@ func TestImportContactPendingMarkedWhenSent(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	log2 := &eventLog{}
-	mem := amojo.NewMemoryCheckpoint()
+	mem := importer.NewMemoryCheckpoint()
 	tr2 := &contactsTransport{next: srv2.HTTPClient().Transport, log: log2, cancel: cancel, cancelOn: func(s int) bool { return s == http.StatusTooManyRequests }}
-	im2 := newImporter(t, srv2, []amojo.Option{quickRetry(), amojo.WithHTTPClient(&http.Client{Transport: tr2})}, amojo.WithCheckpoint(loggedCheckpoint{Checkpoint: mem, log: log2}))
+	im2 := newImporter(t, srv2, []amojo.Option{quickRetry(), amojo.WithHTTPClient(&http.Client{Transport: tr2})}, importer.WithCheckpoint(loggedCheckpoint{Checkpoint: mem, log: log2}))
 	srv2.FailNext(amojotest.RouteContacts, 1, http.StatusTooManyRequests, "")
-	res, err := im2.ImportAll(ctx, amojo.ConversationsOf(convs))
+	res, err := im2.ImportAll(ctx, importer.ConversationsOf(convs))
 	if !errors.Is(err, context.Canceled) || res.ConversationsFailed != 0 || res.ConversationsInterrupted != 4 {
 		t.Fatalf("err = %v, result %+v", err, res.Progress)
 	}
@@ -275,8 +276,8 @@ func TestImportContactPendingMarkedWhenSent(t *testing.T) {
 	if st, _ := mem.Load(t.Context(), "conv-0"); st.ContactPending {
 		t.Errorf("state %+v", st)
 	}
-	im2 = newImporter(t, srv2, nil, amojo.WithCheckpoint(mem))
-	if _, err := im2.ImportAll(t.Context(), amojo.ConversationsOf(convs)); err != nil {
+	im2 = newImporter(t, srv2, nil, importer.WithCheckpoint(mem))
+	if _, err := im2.ImportAll(t.Context(), importer.ConversationsOf(convs)); err != nil {
 		t.Fatal(err)
 	}
 	checkImported(t, srv2, convs)
@@ -296,7 +297,7 @@ func TestImportLostAnswerNothingCreated(t *testing.T) {
 	convs := manyConversations(t, 4, 2)
 	srv.FailNext(amojotest.RouteContacts, 1, http.StatusBadGateway, "")
 	res, err := fileRun(t, srv, path, convs, nil)
-	if !errors.Is(err, amojo.ErrContactUnconfirmed) || res.ConversationsFailed != 2 {
+	if !errors.Is(err, importer.ErrContactUnconfirmed) || res.ConversationsFailed != 2 {
 		t.Fatalf("err = %v, result %+v", err, res.Progress)
 	}
 	if ids := unconfirmed(t, res, "shows no such contact yet; the next run looks for it again"); !slices.Equal(ids, []string{"conv-0", "conv-2"}) {

@@ -1,4 +1,4 @@
-package amojo
+package importer
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package amojo_test
+package importer_test
 
 import (
 	"fmt"
@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/amojo-go/amojo"
 	"github.com/amojo-go/amojo/amojotest"
+	"github.com/amojo-go/amojo/importer"
 )
 
 // The import benchmarks move 200 conversations of 50 messages each through
@@ -42,13 +42,13 @@ func benchmarkImport(b *testing.B, concurrency int) {
 		// server's own REST limit is off: the client keeps to 7/s itself.
 		srv := amojotest.NewServer(amojotest.WithRateLimit(0, 0))
 		srv.SetLatency(amojotest.AllRoutes, latency)
-		im, err := amojo.NewImporter(srv.Client(), srv.CRMClient(), amojo.WithConcurrency(concurrency), amojo.WithVerifyWait(0))
+		im, err := importer.New(srv.Client(), srv.CRMClient(), importer.WithConcurrency(concurrency), importer.WithVerifyWait(0))
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
 		start := time.Now()
-		res, err := im.ImportAll(b.Context(), amojo.ConversationsOf(convs))
+		res, err := im.ImportAll(b.Context(), importer.ConversationsOf(convs))
 		elapsed += time.Since(start)
 		b.StopTimer()
 		srv.Close()
@@ -67,7 +67,7 @@ func benchmarkImport(b *testing.B, concurrency int) {
 func BenchmarkImportSequential(b *testing.B) { benchmarkImport(b, 1) }
 
 func BenchmarkImportConcurrent(b *testing.B) {
-	for _, n := range []int{amojo.DefaultImportConcurrency, 32} {
+	for _, n := range []int{importer.DefaultConcurrency, 32} {
 		b.Run(fmt.Sprintf("workers=%d", n), func(b *testing.B) { benchmarkImport(b, n) })
 	}
 }
