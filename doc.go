@@ -62,10 +62,11 @@
 //
 // Integrations authorize with OAuth 2.0: [OAuthConfig.AuthorizationURL],
 // [ParseRedirect] and [OAuthConfig.Exchange] give the first token pair; an
-// [OAuthTokenSource] over a [TokenStore] (such as [FileTokenStore]) keeps it
-// fresh for a [CRMClient], saving each rotated refresh token before use and
-// serialising refreshes across goroutines and processes. A private
-// integration's long-lived token is a [StaticToken]. See docs/oauth.md.
+// [OAuthTokenSource] over a [TokenStore] ([FileTokenStore] on one machine,
+// package pgstore's in PostgreSQL for replicas) keeps it fresh for a
+// [CRMClient], saving each rotated refresh token before use and serialising
+// refreshes across goroutines and processes. A private integration's
+// long-lived token is a [StaticToken]. See docs/oauth.md.
 //
 // # Testing
 //

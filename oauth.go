@@ -80,6 +80,14 @@ func (t OAuthToken) MarshalJSON() ([]byte, error) {
 	}{t.AccountURL, t.Expiry})
 }
 
+// Validate reports a token pair a TokenStore cannot keep or an
+// OAuthTokenSource cannot use, as a *ValidationError naming the field: an
+// AccountURL that is not an account's address (https, no path, query or
+// credentials; http only on loopback), an empty access or refresh token or
+// one with whitespace or control characters, a zero Expiry. It never quotes
+// a token.
+func (t OAuthToken) Validate() error { return checkToken(&t) }
+
 func formatExpiry(t time.Time) string {
 	if t.IsZero() {
 		return "none"

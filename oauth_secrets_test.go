@@ -2,7 +2,6 @@ package amojo_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/amojo-go/amojo"
+	"github.com/amojo-go/amojo/internal/oauthtest"
 )
 
 // syncBuffer is a log destination shared by goroutines.
@@ -56,31 +56,19 @@ func TestOAuthNothingSecretIsPrinted(t *testing.T) {
 			}
 		}
 	}
-	var logs syncBuffer
-	for _, h := range []slog.Handler{slog.NewTextHandler(&logs, nil), slog.NewJSONHandler(&logs, nil)} {
-		l := slog.New(h)
-		for name, v := range map[string]any{
-			"OAuthConfig": e.cfg, "*OAuthConfig": &e.cfg, "OAuthToken": *e.first, "*OAuthToken": e.first,
-			"*OAuthTokenSource": e.src, "OAuthTokenSource": *e.src, "*FileTokenStore": e.store, "FileTokenStore": *e.store,
-			"Authorization": *auth, "*Authorization": auth,
-		} {
-			for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%t", "%T", "%10.3v"} {
-				check(name+" "+verb, fmt.Sprintf(verb, v))
-			}
-			check(name+" in a slice", fmt.Sprintf("%+v", []any{v}))
-			check(name+" in a struct", fmt.Sprintf("%+v", struct{ V any }{v}))
-			b, err := json.Marshal(v)
-			if err != nil {
-				t.Errorf("%s: json: %v", name, err)
-			}
-			check(name+" JSON", string(b))
-			l.Info("value", "v", v)
-			l.Info("group", slog.Group("g", slog.Any("v", v)))
+	for name, v := range map[string]any{
+		"OAuthConfig": e.cfg, "*OAuthConfig": &e.cfg, "OAuthToken": *e.first, "*OAuthToken": e.first,
+		"*OAuthTokenSource": e.src, "OAuthTokenSource": *e.src, "*FileTokenStore": e.store, "FileTokenStore": *e.store,
+		"Authorization": *auth, "*Authorization": auth,
+	} {
+		for form, out := range oauthtest.Forms(t, v) {
+			check(name+" "+form, out)
 		}
 	}
 
 	// A flow with every log line on: exchange, loads, a refused token, a
 	// refresh, a failed save, a revoked refresh token.
+	var logs syncBuffer
 	l := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	jl := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var errs []error

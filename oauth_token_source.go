@@ -77,7 +77,8 @@ func tokenRejectedHook(tokens TokenSource) func(context.Context, *http.Request) 
 //     refresh_token and the Redirect URI; the new pair is saved in the store
 //     before its access token is handed to anyone; a failed save is
 //     ErrTokenNotSaved for the caller, the pair stays in memory and is saved
-//     again on the next call;
+//     again on the next call (unless the store then refuses it with
+//     ErrTokenConflict, holding a newer pair: that one is loaded instead);
 //   - refreshes are serialised: the goroutines of a process that need one
 //     wait for a single refresh, and, with a store that is a TokenLocker
 //     (FileTokenStore is), processes sharing the store take its lock around
@@ -275,11 +276,18 @@ func (s *tokenSource) renew(pre context.Context) (string, error) {
 	s.mu.Unlock()
 	if unsaved {
 		// The store still holds the pair whose refresh token this one
-		// replaced: save it before anything else.
-		if err := s.save(pre, base); err != nil {
+		// replaced: save it before anything else. A store that holds
+		// another pair by now (ErrTokenConflict: a save reported failed
+		// had been written, and another process refreshed that pair
+		// since) holds the newer one: load it instead of overwriting it.
+		err := s.save(pre, base)
+		if errors.Is(err, ErrTokenConflict) {
+			unsaved = false
+		} else if err != nil {
 			return "", err
 		}
-	} else {
+	}
+	if !unsaved {
 		stored, err := s.load(pre)
 		if err != nil {
 			return "", err

@@ -401,6 +401,79 @@ func TestOAuthFailedSaveKeepsThePair(t *testing.T) {
 	}
 }
 
+// casStore writes only over the pair it last loaded or saved, or over the
+// pair being saved (a compare-and-swap, as package pgstore's store does).
+// While lostAnswer is set, a Save writes and then reports a failure: a
+// commit whose answer was lost.
+type casStore struct {
+	amojo.TokenStore
+	mu         sync.Mutex
+	known      string // the refresh token last loaded or saved
+	lostAnswer bool
+}
+
+func (s *casStore) Load(ctx context.Context) (*amojo.OAuthToken, error) {
+	tok, err := s.TokenStore.Load(ctx)
+	if err == nil {
+		s.mu.Lock()
+		s.known = tok.RefreshToken
+		s.mu.Unlock()
+	}
+	return tok, err
+}
+
+func (s *casStore) Save(ctx context.Context, tok *amojo.OAuthToken) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur, err := s.TokenStore.Load(ctx); err == nil && s.known != "" && cur.RefreshToken != s.known && cur.RefreshToken != tok.RefreshToken {
+		return amojo.ErrTokenConflict
+	}
+	if err := s.TokenStore.Save(ctx, tok); err != nil {
+		return err
+	}
+	if s.lostAnswer {
+		s.lostAnswer = false
+		return errors.New("connection reset")
+	}
+	s.known = tok.RefreshToken
+	return nil
+}
+
+// A pair whose save was reported failed though it was written (a lost
+// commit answer) is kept and saved again on the next call. If another
+// process refreshed it from the store meanwhile, a store that compares
+// before it writes refuses that save with ErrTokenConflict, and the source
+// loads the newer pair instead of overwriting it with its spent one.
+func TestOAuthConflictingSaveLoadsTheNewerPair(t *testing.T) {
+	t.Parallel()
+	e := oauthSetup(t)
+	cs := &casStore{TokenStore: e.store, lostAnswer: true}
+	src := e.newSource(t, cs)
+	e.expire()
+	if _, err := src.Token(t.Context()); !errors.Is(err, amojo.ErrTokenNotSaved) {
+		t.Fatalf("err = %v, want ErrTokenNotSaved", err)
+	}
+	written := e.stored(t) // the save was written after all
+	e.clock.Set(written.Expiry.Add(time.Second))
+	if _, err := e.newSource(t, e.store).Token(t.Context()); err != nil { // the other process
+		t.Fatal(err)
+	}
+	newest := e.stored(t)
+	tok, err := src.Token(t.Context())
+	if err != nil {
+		t.Fatalf("after the other process refreshed: %v", err)
+	}
+	if tok != newest.AccessToken {
+		t.Error("the source does not use the newer pair in the store")
+	}
+	if got := e.stored(t); got.RefreshToken != newest.RefreshToken {
+		t.Error("the store was overwritten with the spent pair")
+	}
+	if st := e.srv.OAuthStats(); st.Refreshes != 2 || st.Reused != 0 {
+		t.Errorf("stats %+v: want two refreshes, no reuse", st)
+	}
+}
+
 // What a crash between receiving a new pair and saving it loses: the pair.
 // The refresh token in the store was spent by the refresh, so the next
 // process to start gets ErrRefreshTokenRevoked and the user must authorize

@@ -159,3 +159,26 @@ func FuzzDecodeTokenFile(f *testing.F) {
 		}
 	})
 }
+
+// Validate names the first field a store cannot keep, without quoting a
+// token.
+func TestOAuthTokenValidate(t *testing.T) {
+	t.Parallel()
+	if err := testToken("1").Validate(); err != nil {
+		t.Fatalf("a good pair: %v", err)
+	}
+	for field, edit := range map[string]func(*OAuthToken){
+		"OAuthToken.AccountURL":   func(t *OAuthToken) { t.AccountURL = "https://acme.amocrm.ru/api/v4" },
+		"OAuthToken.AccessToken":  func(t *OAuthToken) { t.AccessToken = "secret value" },
+		"OAuthToken.RefreshToken": func(t *OAuthToken) { t.RefreshToken = "" },
+		"OAuthToken.Expiry":       func(t *OAuthToken) { t.Expiry = time.Time{} },
+	} {
+		tok := testToken("1")
+		edit(tok)
+		var ve *ValidationError
+		err := tok.Validate()
+		if !errors.As(err, &ve) || ve.Field != field || strings.Contains(err.Error(), "secret") {
+			t.Errorf("%s: %v", field, err)
+		}
+	}
+}

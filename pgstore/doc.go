@@ -1,6 +1,8 @@
 // Package pgstore keeps the state of an amojo integration in PostgreSQL, so
 // that every replica of an integration behind a load balancer sees it: the
-// webhook inbox (an amojo.Inbox shared by all replicas). It uses pgx
+// webhook inbox (an amojo.Inbox shared by all replicas) and the OAuth token
+// pairs (an amojo.TokenStore with its lock, so that replicas refresh one at
+// a time). It uses pgx
 // (github.com/jackc/pgx/v5) and accepts a connection string (Open) or a
 // *pgxpool.Pool of the application (New).
 //
@@ -16,6 +18,7 @@
 // failed migration leaves nothing half done.
 //
 //	version 1  amojo_inbox: the webhook inbox
+//	version 2  amojo_oauth_token: OAuth token pairs
 //
 // # Inbox
 //
@@ -36,6 +39,54 @@
 // Times (leases, due times) come from the store's clock (time.Now unless
 // WithClock says otherwise), so the replicas' clocks should agree (NTP); a
 // skew well under the lease (a minute by default) does no harm.
+//
+// # OAuth token store
+//
+// Store.TokenStore(key) returns the amojo.TokenStore and amojo.TokenLocker
+// of the pair saved under key, a row of amojo_oauth_token (account URL,
+// access and refresh token in text columns, expiry). One installation may
+// hold several pairs, one per administrator who authorized it: key them by
+// account and granting user, such as "https://acme.amocrm.ru/user-6101".
+// Each replica gives its amojo.OAuthTokenSource a handle on the same key,
+// and the source takes the lock around "load, refresh if still needed,
+// save": of the replicas that find the access token stale, the first
+// refreshes and saves, and the others load its pair when they get the lock.
+//
+//   - Lock is pg_try_advisory_xact_lock(class, hash) in a transaction that
+//     stays open (idle, holding no rows) until unlock rolls it back. Waiting
+//     is a try every few milliseconds (at most 20 ms apart) that gives the
+//     connection back to the pool in between, so it ends as soon as ctx does
+//     and leaves no queued lock request behind. A transaction-level lock
+//     ends with its transaction, whatever happens: unlock, the connection
+//     dying, the server ending it; no connection goes back to the pool still
+//     holding it, and it works through a transaction-pooling PgBouncer. The
+//     holder's Load and Save use other connections, so the pool needs at
+//     least two. An idle_in_transaction_session_timeout shorter than a
+//     refresh (one HTTP round trip) would end the lock early.
+//   - The lock's key is in PostgreSQL's two-int4 key space, which is apart
+//     from the one-int8 space Migrate's lock uses: the class 0x616d6f74
+//     ("amot") and the 32-bit FNV-1a hash of the key. Two keys with one hash
+//     only wait for each other's refreshes.
+//   - Load reads the row each time, nothing is cached: after the lock it
+//     returns what the last holder saved. No row is an error matching
+//     amojo.ErrNoToken.
+//   - Save is one INSERT … ON CONFLICT (key) DO UPDATE, committed (durable
+//     with the default synchronous_commit) before it returns. It is also a
+//     compare-and-swap, the second guard docs/oauth.md recommends: once a
+//     handle has loaded or saved the row, its Save overwrites only the pair
+//     it saw (or the same pair, a save repeated after a lost answer), and
+//     otherwise fails with amojo.ErrTokenConflict. So a holder whose lock
+//     was lost (its connection died) cannot overwrite the pair the next
+//     holder saved with one whose refresh token is spent; its save goes
+//     through when nobody wrote in between, which is safe, and saves the
+//     only copy of a rotated pair as early as possible. A handle's first
+//     Save, before any Load, replaces the row: save a new authorization
+//     through a new handle.
+//
+// The table holds live credentials: grant it to the integration's role
+// only, and do not log query arguments on the pool (a pgx tracer that
+// does would log the tokens). Errors and the handle's String, Format,
+// LogValue and JSON forms name the key, never a token.
 //
 // # Why not River
 //

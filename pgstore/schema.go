@@ -40,6 +40,18 @@ CREATE INDEX amojo_inbox_due ON amojo_inbox (due_at, seq) WHERE state IN ('ready
 CREATE INDEX amojo_inbox_dead ON amojo_inbox (id) WHERE state = 'dead';
 CREATE INDEX amojo_inbox_done ON amojo_inbox (due_at) WHERE state = 'done';
 `},
+	{2, "oauth token store", `
+CREATE TABLE amojo_oauth_token (
+	key           text        PRIMARY KEY,
+	account_url   text        NOT NULL,
+	access_token  text        NOT NULL,
+	refresh_token text        NOT NULL,
+	expiry        timestamptz NOT NULL,
+	updated_at    timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE amojo_oauth_token IS
+	'amojo OAuth token pairs, one per key (account and granting user); as secret as the client secret';
+`},
 }
 
 // SchemaVersion is the schema version this release migrates to.
@@ -53,7 +65,10 @@ const migrateLock int64 = 0x616d6f6a6f
 // under an advisory lock (replicas migrating at once wait for each other, and
 // the later ones find nothing to do). A database at a newer version is left
 // as it is. Calling Migrate again does nothing.
-func (s *Store) Migrate(ctx context.Context) error {
+func (s *Store) Migrate(ctx context.Context) error { return s.migrate(ctx, migrations) }
+
+// migrate applies the versions of line the database lacks.
+func (s *Store) migrate(ctx context.Context, line []migration) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLock); err != nil {
 			return err
@@ -69,7 +84,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM amojo_schema_version`).Scan(&cur); err != nil {
 			return err
 		}
-		for _, m := range migrations {
+		for _, m := range line {
 			if m.Version <= cur {
 				continue
 			}
