@@ -51,59 +51,6 @@ func TestCRMAccountWithoutAmojoID(t *testing.T) {
 	assert.True(t, strings.HasPrefix(err.Error(), "amojo: "), "message %q", err)
 }
 
-func TestCRMProblemErrors(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name       string
-		status     int
-		fixture    string
-		is         error
-		isNot      []error
-		title      string
-		wantInText []string
-	}{
-		{"401", 401, "problem_401.json", ErrUnauthorized, []error{ErrInvalidSignature, ErrRateLimited}, "Unauthorized",
-			[]string{"amojo: GET /crm/api/v4/account: 401 Unauthorized: Incorrect account"}},
-		{"402", 402, "problem_402.json", nil, []error{ErrUnauthorized, ErrInvalidSignature}, "Payment Required",
-			[]string{"402 Payment Required", "subscription has expired"}},
-		{"403", 403, "problem_403.json", nil, []error{ErrInvalidSignature, ErrUnauthorized}, "Forbidden",
-			[]string{"403 Forbidden", "Access denied"}},
-		{"402 without body", 402, "", nil, nil, "", []string{"402: Payment Required"}},
-		{"403 without body", 403, "", nil, []error{ErrUnauthorized}, "", []string{"403: Forbidden"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			c, s := restSetup(t)
-			var body []byte
-			if tt.fixture != "" {
-				body = restFixture(t, tt.fixture)
-			}
-			s.handle("GET", "/api/v4/account", restReply(tt.status, body))
-			_, err := c.Account(t.Context())
-			var ae *APIError
-			require.ErrorAs(t, err, &ae)
-			assert.Equal(t, tt.status, ae.StatusCode)
-			assert.Equal(t, tt.title, ae.Title)
-			if tt.fixture != "" {
-				assert.Equal(t, "https://httpstatus.es/"+strconv.Itoa(tt.status), ae.Type)
-				assert.NotEmpty(t, ae.Detail)
-			}
-			if tt.is != nil {
-				assert.ErrorIs(t, err, tt.is)
-			}
-			for _, not := range tt.isNot {
-				assert.NotErrorIs(t, err, not)
-			}
-			for _, w := range tt.wantInText {
-				assert.Contains(t, err.Error(), w)
-			}
-			assert.NotContains(t, err.Error(), restToken, "the message leaks the token")
-			assert.Len(t, s.requests(), 1, "never retried")
-		})
-	}
-}
-
 func TestCRMRetryAfter429(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex

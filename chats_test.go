@@ -98,14 +98,6 @@ func TestCreateChatOmitsEmptyObjects(t *testing.T) {
 	checkGolden(t, "create_chat_ref_only.json", r.Body)
 }
 
-func TestCreateChatWithoutIDInAnswer(t *testing.T) {
-	t.Parallel()
-	s := newWireServer(t, vecDate(t, "Thu, 16 Dec 2021 23:22:49 +0000"), answerFile(t, "create_chat_seed.json"))
-	_, err := s.client.CreateChat(t.Context(), vecScopeID, vecChatRequest())
-	require.Error(t, err, "want an amojo error about the missing id")
-	require.True(t, strings.HasPrefix(err.Error(), "amojo: "), "err = %v, want an amojo error about the missing id", err)
-}
-
 func TestCreateChatValidation(t *testing.T) {
 	t.Parallel()
 	s := newWireServer(t, vecDate(t, "Thu, 16 Dec 2021 23:22:49 +0000"), refuseAll(t))

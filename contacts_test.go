@@ -189,29 +189,6 @@ func TestCreateContactsPartialFailure(t *testing.T) {
 	assert.Len(t, s.requests(), 2, "the third batch must not be sent")
 }
 
-func TestCreateContactValidationErrorFixture(t *testing.T) {
-	t.Parallel()
-	c, s := restSetup(t)
-	s.handle("POST", "/api/v4/contacts", restReply(400, restFixture(t, "problem_400_validation.json")))
-	_, err := c.CreateContacts(t.Context(), []NewContact{{Name: "ok"}, {Name: "bad"}})
-	var be *BatchError
-	require.ErrorAs(t, err, &be)
-	require.Equal(t, 0, be.Done)
-	require.Equal(t, []int{1}, be.Failed)
-	want := []ItemErrors{{RequestID: "1", Errors: []FieldError{{Code: "NotSupportedChoice", Path: "custom_fields_values.0.values.0.enum_code", Detail: "The value you selected is not a valid choice."}}}}
-	var ae *APIError
-	require.ErrorAs(t, err, &ae)
-	assert.Equal(t, want, ae.ValidationErrors)
-	assert.Equal(t, "Bad Request", ae.Title)
-	assert.Equal(t, "Request validation failed", ae.Detail)
-	assert.Contains(t, err.Error(), "none done")
-	assert.Contains(t, err.Error(), "(rejected: 1)")
-	// The one-contact form returns the APIError itself.
-	_, err = c.CreateContact(t.Context(), NewContact{Name: "bad"})
-	assert.IsType(t, &APIError{}, err)
-	assert.Len(t, s.requests(), 2, "400 must not be retried")
-}
-
 func TestCreateContactsBadAnswer(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

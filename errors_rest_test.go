@@ -99,20 +99,3 @@ func TestAPIErrorBlocked(t *testing.T) {
 		assert.NotErrorIs(t, tc.e, ErrAccountBlocked, tc.name)
 	}
 }
-
-// A blocked account is asked once: no retry, whatever the policy.
-func TestBlockedIsNeverRetried(t *testing.T) {
-	t.Parallel()
-	c, s := restSetup(t, WithRetry(RetryPolicy{MaxAttempts: 5}))
-	page := restFixture(t, "blocked_403.html")
-	s.handle("GET", "/api/v4/account", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(http.StatusForbidden)
-		_, _ = w.Write(page)
-	})
-	_, err := c.Account(t.Context())
-	require.ErrorIs(t, err, ErrAccountBlocked)
-	var re *RetryError
-	assert.NotErrorAs(t, err, &re, "retried")
-	assert.Len(t, s.requests(), 1)
-}

@@ -60,27 +60,6 @@ func TestCloseTalk(t *testing.T) {
 	assert.Contains(t, string(restCompact(t, "talk_close_request.json")), `"force_close":true`, "fixture")
 }
 
-func TestCloseTalkAlreadyClosed(t *testing.T) {
-	t.Parallel()
-	c, s := restSetup(t)
-	s.handle("POST", "/api/v4/talks/5123/close", restReply(422, []byte(`{"title":"Unprocessable Entity","type":"https://httpstatus.es/422","status":422,"detail":"Talk is already closed"}`)))
-	s.handle("POST", "/api/v4/talks/9/close", restReply(404, []byte(`{"title":"Not Found","type":"https://httpstatus.es/404","status":404,"detail":"Talk not found"}`)))
-	_, err := c.CloseTalk(t.Context(), 5123, CloseTalkOptions{Force: true})
-	var tc *TalkClosedError
-	var ae *APIError
-	require.ErrorAs(t, err, &tc)
-	require.ErrorIs(t, err, ErrTalkClosed)
-	require.ErrorAs(t, err, &ae)
-	assert.Equal(t, int64(5123), tc.TalkID)
-	assert.Equal(t, 422, ae.StatusCode)
-	assert.Equal(t, "Talk is already closed", ae.Detail)
-	assert.EqualError(t, err, "amojo: talk 5123 is already closed or being closed (amojo: POST /crm/api/v4/talks/5123/close: 422 Unprocessable Entity: Talk is already closed)")
-	_, err = c.CloseTalk(t.Context(), 9, CloseTalkOptions{})
-	assert.NotErrorIs(t, err, ErrTalkClosed, "404")
-	assert.ErrorIs(t, err, ErrNotFound, "404")
-	assert.Len(t, s.requests(), 2, "422 and 404 are not retried")
-}
-
 // A close whose first answer was lost is repeated; the repeat meets a talk
 // being closed (422), which the caller treats as done.
 func TestCloseTalkRetriedAfterLostAnswer(t *testing.T) {
