@@ -104,6 +104,18 @@ func mockRoute(t *testing.T, mt *httpmock.MockTransport, method, rawURL, query s
 	})
 }
 
+// TestTestingGuideShowsARealTest keeps the httpmock example of
+// docs/testing.md the very file sources_httpmock_test.go, so the guide shows
+// a test that compiles and passes.
+func TestTestingGuideShowsARealTest(t *testing.T) {
+	t.Parallel()
+	guide, err := os.ReadFile(filepath.Join("docs", "testing.md"))
+	require.NoError(t, err)
+	test, err := os.ReadFile("sources_httpmock_test.go")
+	require.NoError(t, err)
+	assert.Contains(t, string(guide), "```go\n"+string(test)+"```\n", "docs/testing.md does not show sources_httpmock_test.go as it is")
+}
+
 // TestCRMProblemErrors replays amoCRM's problem+json answers (and bare
 // statuses): each is an *APIError with the answer's fields, matches the
 // sentinels it should and no other, and is never retried.
