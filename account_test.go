@@ -12,6 +12,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestCRMAccount(t *testing.T) {
@@ -20,26 +23,20 @@ func TestCRMAccount(t *testing.T) {
 	s.handle("GET", "/api/v4/account", restReply(200, restFixture(t, "account_response.json")))
 
 	a, err := c.Account(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := Account{
 		ID: 29190766, Name: "onlinechat", Subdomain: "onlinechat",
 		AmojoID: "af9945ff-1490-4cad-807d-945c15d88bec", CurrentUserID: 6158035,
 		Country: "RU", CreatedAt: time.Unix(1596469863, 0).UTC(),
 	}
-	if *a != want {
-		t.Errorf("Account = %+v\nwant      %+v", *a, want)
-	}
+	assert.Equal(t, want, *a)
 	reqs := s.requests()
-	if len(reqs) != 1 {
-		t.Fatalf("%d requests, want 1", len(reqs))
-	}
+	require.Len(t, reqs, 1)
 	r := reqs[0]
 	restCheckHeaders(t, r)
-	if r.Method != "GET" || r.Path != restBase+"/api/v4/account" || r.Query != "with=amojo_id" {
-		t.Errorf("request %s %s?%s", r.Method, r.Path, r.Query)
-	}
+	assert.Equal(t, "GET", r.Method)
+	assert.Equal(t, restBase+"/api/v4/account", r.Path)
+	assert.Equal(t, "with=amojo_id", r.Query)
 }
 
 func TestCRMAccountWithoutAmojoID(t *testing.T) {
@@ -48,75 +45,10 @@ func TestCRMAccountWithoutAmojoID(t *testing.T) {
 	s.handle("GET", "/api/v4/account", restReply(200, restFixture(t, "account_no_amojo_response.json")))
 	_, err := c.Account(t.Context())
 	var de *DecodeError
-	if !errors.As(err, &de) || !errors.Is(err, errNoAmojoID) {
-		t.Fatalf("err = %v, want a *DecodeError about amojo_id", err)
-	}
-	if !strings.Contains(err.Error(), "amojo_id") || !strings.HasPrefix(err.Error(), "amojo: ") {
-		t.Errorf("message %q", err)
-	}
-}
-
-func TestCRMProblemErrors(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name       string
-		status     int
-		fixture    string
-		is         error
-		isNot      []error
-		title      string
-		wantInText []string
-	}{
-		{"401", 401, "problem_401.json", ErrUnauthorized, []error{ErrInvalidSignature, ErrRateLimited}, "Unauthorized",
-			[]string{"amojo: GET /crm/api/v4/account: 401 Unauthorized: Incorrect account"}},
-		{"402", 402, "problem_402.json", nil, []error{ErrUnauthorized, ErrInvalidSignature}, "Payment Required",
-			[]string{"402 Payment Required", "subscription has expired"}},
-		{"403", 403, "problem_403.json", nil, []error{ErrInvalidSignature, ErrUnauthorized}, "Forbidden",
-			[]string{"403 Forbidden", "Access denied"}},
-		{"402 without body", 402, "", nil, nil, "", []string{"402: Payment Required"}},
-		{"403 without body", 403, "", nil, []error{ErrUnauthorized}, "", []string{"403: Forbidden"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			c, s := restSetup(t)
-			var body []byte
-			if tt.fixture != "" {
-				body = restFixture(t, tt.fixture)
-			}
-			s.handle("GET", "/api/v4/account", restReply(tt.status, body))
-			_, err := c.Account(t.Context())
-			var ae *APIError
-			if !errors.As(err, &ae) {
-				t.Fatalf("err = %v (%T), want *APIError", err, err)
-			}
-			if ae.StatusCode != tt.status || ae.Title != tt.title {
-				t.Errorf("StatusCode %d Title %q", ae.StatusCode, ae.Title)
-			}
-			if tt.fixture != "" && (ae.Type != "https://httpstatus.es/"+strconv.Itoa(tt.status) || ae.Detail == "") {
-				t.Errorf("Type %q Detail %q", ae.Type, ae.Detail)
-			}
-			if tt.is != nil && !errors.Is(err, tt.is) {
-				t.Errorf("errors.Is(err, %v) = false", tt.is)
-			}
-			for _, not := range tt.isNot {
-				if errors.Is(err, not) {
-					t.Errorf("errors.Is(err, %v) = true", not)
-				}
-			}
-			for _, w := range tt.wantInText {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("message %q lacks %q", err, w)
-				}
-			}
-			if strings.Contains(err.Error(), restToken) {
-				t.Errorf("message leaks the token: %q", err)
-			}
-			if n := len(s.requests()); n != 1 {
-				t.Errorf("%d attempts, want 1 (never retried)", n)
-			}
-		})
-	}
+	require.ErrorAs(t, err, &de)
+	require.ErrorIs(t, err, errNoAmojoID)
+	assert.Contains(t, err.Error(), "amojo_id")
+	assert.True(t, strings.HasPrefix(err.Error(), "amojo: "), "message %q", err)
 }
 
 func TestCRMRetryAfter429(t *testing.T) {
@@ -142,17 +74,12 @@ func TestCRMRetryAfter429(t *testing.T) {
 		restReply(200, ok)(w, r)
 	})
 	a, err := c.Account(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.AmojoID == "" || calls != 2 {
-		t.Errorf("AmojoID %q after %d calls", a.AmojoID, calls)
-	}
+	require.NoError(t, err)
+	assert.NotEmpty(t, a.AmojoID)
+	assert.Equal(t, 2, calls)
 	mu.Lock()
 	defer mu.Unlock()
-	if len(delays) != 1 || delays[0] != 2*time.Second {
-		t.Errorf("waited %v, want exactly [2s] (Retry-After)", delays)
-	}
+	assert.Equal(t, []time.Duration{2 * time.Second}, delays, "want exactly one wait of Retry-After")
 	for _, r := range s.requests() {
 		restCheckHeaders(t, r)
 	}
@@ -164,38 +91,29 @@ func TestCRMRateLimitedGivesUp(t *testing.T) {
 	s.handle("GET", "/api/v4/account", restReply(429, []byte(`{"title":"Too Many Requests","status":429}`)))
 	_, err := c.Account(t.Context())
 	var re *RetryError
-	if !errors.Is(err, ErrRateLimited) || !errors.As(err, &re) || re.Attempts != 3 {
-		t.Fatalf("err = %v, want ErrRateLimited after 3 attempts", err)
-	}
+	require.ErrorIs(t, err, ErrRateLimited)
+	require.ErrorAs(t, err, &re)
+	require.Equal(t, 3, re.Attempts)
 }
 
 func TestCRMNeverSendsCookies(t *testing.T) {
 	t.Parallel()
 	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	_, s := restSetup(t)
 	u, err := url.Parse(s.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	jar.SetCookies(u, []*http.Cookie{{Name: "session_id", Value: "browser-session", Path: "/"}})
-	if len(jar.Cookies(&url.URL{Scheme: "http", Host: u.Host, Path: restBase + "/api/v4/account"})) == 0 {
-		t.Fatal("test setup: the jar holds no cookie for the server")
-	}
+	require.NotEmpty(t, jar.Cookies(&url.URL{Scheme: "http", Host: u.Host, Path: restBase + "/api/v4/account"}), "test setup: the jar holds no cookie for the server")
 	c, err := NewCRMClient(s.URL+restBase, StaticToken(restToken), WithHTTPClient(&http.Client{Jar: jar}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	s.handle("GET", "/api/v4/account", func(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, &http.Cookie{Name: "new_session", Value: "x", Path: "/"})
 		restReply(200, restFixture(t, "account_response.json"))(w, r)
 	})
 	for range 2 { // the second call would send a cookie set by the first
-		if _, err := c.Account(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		_, err := c.Account(t.Context())
+		require.NoError(t, err)
 	}
 	for _, r := range s.requests() {
 		restCheckHeaders(t, r)
@@ -209,9 +127,8 @@ func TestCRMTokenSource(t *testing.T) {
 		c, s := restSetup(t)
 		c.tokens = TokenFunc(func(context.Context) (string, error) { return "", errors.New("refresh failed") })
 		_, err := c.Account(t.Context())
-		if err == nil || !strings.Contains(err.Error(), "refresh failed") || len(s.requests()) != 0 {
-			t.Errorf("err = %v after %d requests", err, len(s.requests()))
-		}
+		assert.ErrorContains(t, err, "refresh failed")
+		assert.Empty(t, s.requests())
 	})
 	t.Run("per attempt", func(t *testing.T) {
 		t.Parallel()
@@ -233,26 +150,23 @@ func TestCRMTokenSource(t *testing.T) {
 			}
 			restReply(200, restFixture(t, "account_response.json"))(w, r)
 		})
-		if _, err := c.Account(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		_, err := c.Account(t.Context())
+		require.NoError(t, err)
 		reqs := s.requests()
-		if len(reqs) != 2 || reqs[0].Header.Get("Authorization") != "Bearer tok-1" || reqs[1].Header.Get("Authorization") != "Bearer tok-2" {
-			t.Errorf("tokens sent: %v", reqs)
-		}
+		require.Len(t, reqs, 2)
+		assert.Equal(t, "Bearer tok-1", reqs[0].Header.Get("Authorization"))
+		assert.Equal(t, "Bearer tok-2", reqs[1].Header.Get("Authorization"))
 	})
 	t.Run("static token hides itself", func(t *testing.T) {
 		t.Parallel()
-		if s := fmt.Sprint(StaticToken(restToken)); strings.Contains(s, restToken) {
-			t.Errorf("StaticToken prints %q", s)
-		}
+		assert.NotContains(t, fmt.Sprint(StaticToken(restToken)), restToken)
 	})
 	t.Run("nil", func(t *testing.T) {
 		t.Parallel()
 		var ve *ValidationError
-		if _, err := NewCRMClient("https://example.amocrm.ru", nil); !errors.As(err, &ve) || ve.Field != "tokens" {
-			t.Errorf("err = %v", err)
-		}
+		_, err := NewCRMClient("https://example.amocrm.ru", nil)
+		require.ErrorAs(t, err, &ve)
+		assert.Equal(t, "tokens", ve.Field)
 	})
 }
 
@@ -261,24 +175,17 @@ func TestCRMUsers(t *testing.T) {
 	c, s := restSetup(t)
 	s.handle("GET", "/api/v4/users", restReply(200, restFixture(t, "users_response.json")))
 	users, err := c.Users(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := []User{
 		{ID: 6158035, Name: "Менеджер Василий", Email: "vasily@example.com", AmojoID: "d8d9f9c4-9611-4794-a136-a253a13e1bb5"},
 		{ID: 6158036, Name: "Example Admin", Email: "admin@example.com", AmojoID: "5c1b9a4e-2f0d-4c3e-9d8e-0a1b2c3d4e5f"},
 	}
-	if fmt.Sprint(users) != fmt.Sprint(want) {
-		t.Errorf("Users = %+v", users)
-	}
+	assert.Equal(t, want, users)
 	reqs := s.requests()
-	if len(reqs) != 1 {
-		t.Fatalf("%d requests, want 1 (no next link ends the walk)", len(reqs))
-	}
+	require.Len(t, reqs, 1, "no next link ends the walk")
 	restCheckHeaders(t, reqs[0])
-	if reqs[0].Path != restBase+"/api/v4/users" || reqs[0].Query != "limit=250&page=1&with=amojo_id" {
-		t.Errorf("request %s?%s", reqs[0].Path, reqs[0].Query)
-	}
+	assert.Equal(t, restBase+"/api/v4/users", reqs[0].Path)
+	assert.Equal(t, "limit=250&page=1&with=amojo_id", reqs[0].Query)
 }
 
 // restUsersPage renders a page of n users starting at id first, with a next
@@ -354,25 +261,20 @@ func TestCRMUsersPages(t *testing.T) {
 				restReply(status, body)(w, r)
 			})
 			users, err := c.Users(t.Context())
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v", err)
+			if tt.wantErr {
+				require.Error(t, err)
+			} else {
+				require.NoError(t, err)
 			}
-			if len(users) != tt.wantUsers {
-				t.Errorf("%d users, want %d", len(users), tt.wantUsers)
-			}
+			assert.Len(t, users, tt.wantUsers)
 			for i, u := range users {
-				if u.ID != int64(i) || u.AmojoID != fmt.Sprintf("amojo-%d", i) {
-					t.Fatalf("users[%d] = %+v", i, u)
-				}
+				require.Equal(t, int64(i), u.ID, "users[%d] = %+v", i, u)
+				require.Equal(t, fmt.Sprintf("amojo-%d", i), u.AmojoID, "users[%d] = %+v", i, u)
 			}
 			reqs := s.requests()
-			if len(reqs) != tt.wantPages {
-				t.Errorf("%d requests, want %d", len(reqs), tt.wantPages)
-			}
+			assert.Len(t, reqs, tt.wantPages)
 			for i, r := range reqs {
-				if want := fmt.Sprintf("limit=250&page=%d&with=amojo_id", i+1); r.Query != want {
-					t.Errorf("request %d query %q, want %q", i, r.Query, want)
-				}
+				assert.Equal(t, fmt.Sprintf("limit=250&page=%d&with=amojo_id", i+1), r.Query, "request %d", i)
 			}
 		})
 	}
@@ -387,15 +289,12 @@ func TestCRMAllUsersStopsEarly(t *testing.T) {
 	})
 	n := 0
 	for u, err := range c.AllUsers(t.Context()) {
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		n++
 		if u.ID == 260 {
 			break
 		}
 	}
-	if n != 261 || len(s.requests()) != 2 {
-		t.Errorf("read %d users with %d requests, want 261 with 2", n, len(s.requests()))
-	}
+	assert.Equal(t, 261, n, "users read")
+	assert.Len(t, s.requests(), 2)
 }

@@ -3,6 +3,9 @@ package amojo
 import (
 	"net/http"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestConnectVector1(t *testing.T) {
@@ -11,26 +14,16 @@ func TestConnectVector1(t *testing.T) {
 	s := newWireServer(t, now, answerFile(t, "connect.json"))
 
 	conn, err := s.client.Connect(t.Context(), ConnectRequest{AccountID: vecAccountID, Title: "ChatsIntegration"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	r := s.only()
 	checkWire(t, r, "POST", "/v2/origin/custom/"+vecChannelID+"/connect", "", now)
 	const body = `{"account_id":"52e591f7-c98f-4255-8495-827210138c81","title":"ChatsIntegration","hook_api_version":"v2"}`
-	if string(r.Body) != body {
-		t.Errorf("body = %s, want %s", r.Body, body)
-	}
+	assert.Equal(t, body, string(r.Body))
 	// The documented answer of the step-by-step page.
-	if got := r.Header.Get("Content-MD5"); got != "2fbcb3c652b61e24e004daddfc73d0ce" {
-		t.Errorf("Content-MD5 = %s", got)
-	}
-	if got := r.Header.Get("X-Signature"); got != "81211856ce0c5095f3e1a90c0a38dc9d736cfd55" {
-		t.Errorf("X-Signature = %s", got)
-	}
+	assert.Equal(t, "2fbcb3c652b61e24e004daddfc73d0ce", r.Header.Get("Content-MD5"))
+	assert.Equal(t, "81211856ce0c5095f3e1a90c0a38dc9d736cfd55", r.Header.Get("X-Signature"))
 	want := Connection{AccountID: vecAccountID, ScopeID: vecScopeID, Title: "ChatsIntegration", HookAPIVersion: "v2", TimeWindowDisabled: true}
-	if *conn != want {
-		t.Errorf("connection = %+v, want %+v", *conn, want)
-	}
+	assert.Equal(t, want, *conn)
 }
 
 func TestConnectOptionalFields(t *testing.T) {
@@ -41,9 +34,7 @@ func TestConnectOptionalFields(t *testing.T) {
 	conn, err := s.client.Connect(t.Context(), ConnectRequest{
 		AccountID: vecAccountID, Title: "Чат / Chat", HookAPIVersion: "v1", TimeWindowDisabled: true,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	r := s.only()
 	checkWire(t, r, "POST", "/v2/origin/custom/"+vecChannelID+"/connect", "", now)
 	checkGolden(t, "connect_time_window.json", r.Body)
@@ -54,21 +45,16 @@ func TestConnectOptionalFields(t *testing.T) {
 		Title:          "ChatIntegration",
 		HookAPIVersion: "v2",
 	}
-	if *conn != want {
-		t.Errorf("connection = %+v, want %+v", *conn, want)
-	}
+	assert.Equal(t, want, *conn)
 }
 
 func TestConnectFillsMissingScopeID(t *testing.T) {
 	t.Parallel()
 	s := newWireServer(t, vecDate(t, "Wed, 15 Dec 2021 23:12:55 +0000"), answer(http.StatusOK, `{}`))
 	conn, err := s.client.Connect(t.Context(), ConnectRequest{AccountID: vecAccountID, Title: "T"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if conn.ScopeID != vecScopeID || conn.AccountID != vecAccountID {
-		t.Errorf("connection = %+v", *conn)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, vecScopeID, conn.ScopeID)
+	assert.Equal(t, vecAccountID, conn.AccountID)
 }
 
 func TestConnectValidation(t *testing.T) {
@@ -91,9 +77,7 @@ func TestConnectValidation(t *testing.T) {
 			wantValidation(t, err, tt.field)
 		})
 	}
-	if n := len(s.requests()); n != 0 {
-		t.Errorf("%d requests sent for invalid input", n)
-	}
+	assert.Empty(t, s.requests(), "requests sent for invalid input")
 }
 
 func TestDisconnectVector2(t *testing.T) {
@@ -103,20 +87,12 @@ func TestDisconnectVector2(t *testing.T) {
 			t.Parallel()
 			now := vecDate(t, "Wed, 15 Dec 2021 23:59:28 +0000")
 			s := newWireServer(t, now, answer(http.StatusOK, resp))
-			if err := s.client.Disconnect(t.Context(), vecAccountID); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, s.client.Disconnect(t.Context(), vecAccountID))
 			r := s.only()
 			checkWire(t, r, "DELETE", "/v2/origin/custom/"+vecChannelID+"/disconnect", "", now)
-			if string(r.Body) != `{"account_id":"52e591f7-c98f-4255-8495-827210138c81"}` {
-				t.Errorf("body = %s", r.Body)
-			}
-			if got := r.Header.Get("Content-MD5"); got != "271fa2e4fb0ff84a3ef9689027bd1f38" {
-				t.Errorf("Content-MD5 = %s", got)
-			}
-			if got := r.Header.Get("X-Signature"); got != "e1678e3b6aa674b5127f4feb448e6200ce0bfc72" {
-				t.Errorf("X-Signature = %s", got)
-			}
+			assert.Equal(t, `{"account_id":"52e591f7-c98f-4255-8495-827210138c81"}`, string(r.Body))
+			assert.Equal(t, "271fa2e4fb0ff84a3ef9689027bd1f38", r.Header.Get("Content-MD5"))
+			assert.Equal(t, "e1678e3b6aa674b5127f4feb448e6200ce0bfc72", r.Header.Get("X-Signature"))
 		})
 	}
 }
@@ -125,7 +101,5 @@ func TestDisconnectValidation(t *testing.T) {
 	t.Parallel()
 	s := newWireServer(t, vecDate(t, "Wed, 15 Dec 2021 23:59:28 +0000"), refuseAll(t))
 	wantValidation(t, s.client.Disconnect(t.Context(), ""), "accountID")
-	if n := len(s.requests()); n != 0 {
-		t.Errorf("%d requests sent", n)
-	}
+	assert.Empty(t, s.requests(), "requests sent")
 }

@@ -1,7 +1,6 @@
 package amojo
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -9,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 var orderReady = ChatTemplate{
@@ -39,13 +41,11 @@ func TestAddChatTemplatesWire(t *testing.T) {
 	c, s := restSetup(t)
 	s.handle("POST", "/api/v4/chats/templates", restReply(200, restFixture(t, "templates_add_response.json")))
 	got, err := c.AddChatTemplate(t.Context(), newOrderReady)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	wantOneRequest(t, s, "POST", "/api/v4/chats/templates", "", restCompact(t, "templates_add_request.json"))
 	want := orderReady
 	want.RequestID = "0"
-	wantEqual(t, "template", *got, want)
+	assert.Equal(t, want, *got, "template")
 }
 
 // Adding templates after a lost answer is not repeated; 422 (the account's
@@ -57,12 +57,10 @@ func TestAddChatTemplatesNotRetried(t *testing.T) {
 		s.handle("POST", "/api/v4/chats/templates", restReply(status, []byte(`{"title":"x","type":"https://httpstatus.es/`+fmt.Sprint(status)+`","status":`+fmt.Sprint(status)+`,"detail":"template limit reached"}`)))
 		_, err := c.AddChatTemplates(t.Context(), []NewChatTemplate{{Name: "n", Content: "c"}})
 		var ae *APIError
-		if !errors.As(err, &ae) || ae.StatusCode != status {
-			t.Errorf("%d: err = %v", status, err)
+		if assert.ErrorAs(t, err, &ae, "%d", status) {
+			assert.Equal(t, status, ae.StatusCode)
 		}
-		if n := len(s.requests()); n != 1 {
-			t.Errorf("%d: %d attempts", status, n)
-		}
+		assert.Len(t, s.requests(), 1, "%d: attempts", status)
 	}
 }
 
@@ -120,9 +118,7 @@ func TestChatTemplatesValidation(t *testing.T) {
 	_, err = c.SetChatTemplateReviewStatus(t.Context(), 1, 0, ReviewDecision{Status: ReviewApproved})
 	wantValidation(t, err, "reviewID")
 	wantValidation(t, c.DeleteChatTemplates(t.Context(), nil), "ids")
-	if n := len(s.requests()); n != 0 {
-		t.Errorf("%d requests sent for invalid input", n)
-	}
+	assert.Empty(t, s.requests(), "requests sent for invalid input")
 }
 
 func TestAllChatTemplatesPages(t *testing.T) {
@@ -133,9 +129,7 @@ func TestAllChatTemplatesPages(t *testing.T) {
 	})
 	var got []ChatTemplate
 	for tpl, err := range c.AllChatTemplates(t.Context(), ChatTemplateListOptions{WithReviews: true, Limit: 2, ExternalIDs: []string{"a b"}}) {
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		got = append(got, tpl)
 	}
 	reviewing := orderReady
@@ -153,17 +147,13 @@ func TestAllChatTemplatesPages(t *testing.T) {
 			{ID: 4412, SourceID: 700103, Status: ReviewApproved},
 		},
 	}
-	wantEqual(t, "templates", got, []ChatTemplate{reviewing, priceList, welcome})
+	assert.Equal(t, []ChatTemplate{reviewing, priceList, welcome}, got, "templates")
 	reqs := s.requests()
-	if len(reqs) != 2 {
-		t.Fatalf("%d requests", len(reqs))
-	}
+	require.Len(t, reqs, 2)
 	for i, r := range reqs {
 		restCheckHeaders(t, r)
-		want := fmt.Sprintf("filter%%5Bexternal_id%%5D%%5B%%5D=a+b&limit=2&page=%d&with=reviews", i+1)
-		if r.Path != restBase+"/api/v4/chats/templates" || r.Query != want {
-			t.Errorf("request %d: %s?%s, want ?%s", i, r.Path, r.Query, want)
-		}
+		assert.Equal(t, restBase+"/api/v4/chats/templates", r.Path, "request %d", i)
+		assert.Equal(t, fmt.Sprintf("filter%%5Bexternal_id%%5D%%5B%%5D=a+b&limit=2&page=%d&with=reviews", i+1), r.Query, "request %d", i)
 	}
 }
 
@@ -172,9 +162,8 @@ func TestChatTemplatesEmptyPage(t *testing.T) {
 	c, s := restSetup(t)
 	s.handle("GET", "/api/v4/chats/templates", restReply(204, nil))
 	p, err := c.ChatTemplates(t.Context(), ChatTemplateListOptions{Page: 3})
-	if err != nil || p.Next || p.Page != 3 || p.Templates == nil || len(p.Templates) != 0 {
-		t.Errorf("page %+v, %v", p, err)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, ChatTemplatePage{Templates: []ChatTemplate{}, Page: 3}, *p, "want an empty (not nil) page 3 without next")
 	wantOneRequest(t, s, "GET", "/api/v4/chats/templates", "limit=50&page=3", nil)
 }
 
@@ -184,18 +173,15 @@ func TestGetChatTemplateWithReviews(t *testing.T) {
 	s.handle("GET", "/api/v4/chats/templates/9120", restReply(200, restFixture(t, "template_response.json")))
 	s.handle("GET", "/api/v4/chats/templates/9", restReply(404, []byte(`{"title":"Not Found","type":"https://httpstatus.es/404","status":404,"detail":"not found"}`)))
 	got, err := c.GetChatTemplate(t.Context(), 9120)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	wantOneRequest(t, s, "GET", "/api/v4/chats/templates/9120", "with=reviews", nil)
 	want := orderReady
 	want.UpdatedAt = time.Unix(1767312000, 0).UTC()
 	want.ReviewStatus = ReviewApproved
 	want.Reviews = []TemplateReview{{ID: 4410, SourceID: 700101, Status: ReviewApproved}}
-	wantEqual(t, "template", *got, want)
-	if _, err := c.GetChatTemplate(t.Context(), 9); !errors.Is(err, ErrNotFound) {
-		t.Errorf("err = %v", err)
-	}
+	assert.Equal(t, want, *got, "template")
+	_, err = c.GetChatTemplate(t.Context(), 9)
+	assert.ErrorIs(t, err, ErrNotFound)
 }
 
 // The single PATCH answers the object itself, with waba_examples as [].
@@ -205,14 +191,12 @@ func TestUpdateChatTemplateWire(t *testing.T) {
 	s.handle("PATCH", "/api/v4/chats/templates/9121", restReply(200, restFixture(t, "template_update_response.json")))
 	no := false
 	got, err := c.UpdateChatTemplate(t.Context(), 9121, ChatTemplateUpdate{Name: "Price list (2026)", Editable: &no, Buttons: []TemplateButton{}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	wantOneRequest(t, s, "PATCH", "/api/v4/chats/templates/9121", "", restCompact(t, "template_update_request.json"))
 	want := priceList
 	want.Name, want.Editable, want.Buttons = "Price list (2026)", false, nil
 	want.UpdatedAt = time.Unix(1767312100, 0).UTC()
-	wantEqual(t, "template", *got, want)
+	assert.Equal(t, want, *got, "template")
 }
 
 func TestUpdateChatTemplatesWire(t *testing.T) {
@@ -223,14 +207,14 @@ func TestUpdateChatTemplatesWire(t *testing.T) {
 		{ID: 9121, Content: "Prices, {{contact.name}}:"},
 		{ID: 9122, WABAFooter: "Kommo", WABAExamples: map[string]string{"{{lead.name}}": "Order 42"}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	wantOneRequest(t, s, "PATCH", "/api/v4/chats/templates", "", restCompact(t, "templates_update_request.json"))
-	if len(got) != 2 || got[0].Content != "Prices, {{contact.name}}:" || got[0].RequestID != "0" ||
-		got[1].WABAFooter != "Kommo" || got[1].WABAExamples["{{lead.name}}"] != "Order 42" || got[1].RequestID != "1" {
-		t.Errorf("got %+v", got)
-	}
+	require.Len(t, got, 2)
+	assert.Equal(t, "Prices, {{contact.name}}:", got[0].Content)
+	assert.Equal(t, "0", got[0].RequestID)
+	assert.Equal(t, "Kommo", got[1].WABAFooter)
+	assert.Equal(t, "Order 42", got[1].WABAExamples["{{lead.name}}"])
+	assert.Equal(t, "1", got[1].RequestID)
 }
 
 func TestDeleteChatTemplates(t *testing.T) {
@@ -238,16 +222,14 @@ func TestDeleteChatTemplates(t *testing.T) {
 	c, s := restSetup(t)
 	s.handle("DELETE", "/api/v4/chats/templates", restReply(204, nil))
 	s.handle("DELETE", "/api/v4/chats/templates/9120", restReply(204, nil))
-	if err := c.DeleteChatTemplates(t.Context(), []int64{9120, 9121}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, c.DeleteChatTemplates(t.Context(), []int64{9120, 9121}))
 	wantOneRequest(t, s, "DELETE", "/api/v4/chats/templates", "", restCompact(t, "templates_delete_request.json"))
-	if err := c.DeleteChatTemplate(t.Context(), 9120); err != nil {
-		t.Fatal(err)
-	}
-	if r := s.requests()[1]; r.Method != "DELETE" || r.Path != restBase+"/api/v4/chats/templates/9120" || len(r.Body) != 0 {
-		t.Errorf("request %s %s %q", r.Method, r.Path, r.Body)
-	}
+	require.NoError(t, c.DeleteChatTemplate(t.Context(), 9120))
+	reqs := s.requests()
+	require.Len(t, reqs, 2)
+	assert.Equal(t, "DELETE", reqs[1].Method)
+	assert.Equal(t, restBase+"/api/v4/chats/templates/9120", reqs[1].Path)
+	assert.Empty(t, reqs[1].Body)
 }
 
 func TestSendChatTemplateForReview(t *testing.T) {
@@ -255,23 +237,18 @@ func TestSendChatTemplateForReview(t *testing.T) {
 	c, s := restSetup(t)
 	s.handle("POST", "/api/v4/chats/templates/9120/review", restReply(200, restFixture(t, "template_review_response.json")))
 	got, err := c.SendChatTemplateForReview(t.Context(), 9120)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	wantOneRequest(t, s, "POST", "/api/v4/chats/templates/9120/review", "", []byte(`{}`))
-	wantEqual(t, "reviews", got, []TemplateReview{{ID: 4410, SourceID: 700101, Status: ReviewPending}, {ID: 4413, SourceID: 700103, Status: ReviewPending}})
+	assert.Equal(t, []TemplateReview{{ID: 4410, SourceID: 700101, Status: ReviewPending}, {ID: 4413, SourceID: 700103, Status: ReviewPending}}, got, "reviews")
 }
 
 func TestSendChatTemplateForReviewNotRetried(t *testing.T) {
 	t.Parallel()
 	c, s := restSetup(t)
 	s.handle("POST", "/api/v4/chats/templates/9120/review", restReply(503, nil))
-	if _, err := c.SendChatTemplateForReview(t.Context(), 9120); err == nil {
-		t.Fatal("no error")
-	}
-	if n := len(s.requests()); n != 1 {
-		t.Errorf("%d attempts", n)
-	}
+	_, err := c.SendChatTemplateForReview(t.Context(), 9120)
+	require.Error(t, err)
+	assert.Len(t, s.requests(), 1, "attempts")
 }
 
 func TestSetChatTemplateReviewStatus(t *testing.T) {
@@ -279,29 +256,23 @@ func TestSetChatTemplateReviewStatus(t *testing.T) {
 	c, s := restSetup(t)
 	s.handle("POST", "/api/v4/chats/templates/9120/review/4410", restReply(200, restFixture(t, "template_review_status_response.json")))
 	got, err := c.SetChatTemplateReviewStatus(t.Context(), 9120, 4410, ReviewDecision{Status: ReviewRejected, RejectReason: "Meta: the example values do not match the markers"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	wantOneRequest(t, s, "POST", "/api/v4/chats/templates/9120/review/4410", "", restCompact(t, "template_review_status_request.json"))
-	wantEqual(t, "review", *got, TemplateReview{ID: 4410, SourceID: 700101, Status: ReviewRejected, RejectReason: "Meta: the example values do not match the markers"})
+	assert.Equal(t, TemplateReview{ID: 4410, SourceID: 700101, Status: ReviewRejected, RejectReason: "Meta: the example values do not match the markers"}, *got, "review")
 }
 
 func readRestText(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "rest", name))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return b
 }
 
 func TestParseTemplateReviewWebhook(t *testing.T) {
 	t.Parallel()
 	got, err := ParseTemplateReviewWebhook(readRestText(t, "template_review_webhook.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantEqual(t, "webhook", *got, TemplateReviewWebhook{
+	require.NoError(t, err)
+	assert.Equal(t, TemplateReviewWebhook{
 		AccountID: 31000001, Subdomain: "acme",
 		Templates: []ChatTemplate{{
 			ID: 9120, Type: TemplateWABA, AccountID: 31000001, Name: "Order ready", Content: "Hello {{contact.name}}, your order is ready.",
@@ -309,7 +280,7 @@ func TestParseTemplateReviewWebhook(t *testing.T) {
 			WABACategory: CategoryUtility, WABALanguage: "en", WABAFooter: "Reply STOP to opt out",
 			Reviews: []TemplateReview{{ID: 4410, SourceID: 700101, Status: ReviewPending}},
 		}},
-	})
+	}, *got, "webhook")
 }
 
 // The add list under a top-level key, items out of order, literal brackets,
@@ -317,10 +288,8 @@ func TestParseTemplateReviewWebhook(t *testing.T) {
 func TestParseTemplateReviewWebhookNested(t *testing.T) {
 	t.Parallel()
 	got, err := ParseTemplateReviewWebhook(readRestText(t, "template_review_webhook_nested.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantEqual(t, "webhook", *got, TemplateReviewWebhook{
+	require.NoError(t, err)
+	assert.Equal(t, TemplateReviewWebhook{
 		AccountID: 31000001, Subdomain: "acme",
 		Templates: []ChatTemplate{
 			{ID: 9120, Type: TemplateWABA, Name: "Order ready", OnReview: true, Reviews: []TemplateReview{{ID: 4410, SourceID: 700101, Status: ReviewPending}}},
@@ -330,7 +299,7 @@ func TestParseTemplateReviewWebhookNested(t *testing.T) {
 				Reviews: []TemplateReview{{ID: 4412, SourceID: 700103, Status: ReviewPending}},
 			},
 		},
-	})
+	}, *got, "webhook")
 }
 
 func TestParseTemplateReviewWebhookErrors(t *testing.T) {
@@ -352,19 +321,17 @@ func TestParseTemplateReviewWebhookErrors(t *testing.T) {
 		{"too many fields", strings.Repeat("a=1&", maxFormPairs+1), "more than"},
 	} {
 		_, err := ParseTemplateReviewWebhook([]byte(tc.body))
-		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "amojo: template review webhook: ") {
-			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		if assert.ErrorContains(t, err, tc.want, tc.name) {
+			assert.True(t, strings.HasPrefix(err.Error(), "amojo: template review webhook: "), "%s: err = %v", tc.name, err)
 		}
 	}
-	if _, err := ParseTemplateReviewWebhook(make([]byte, MaxTemplateReviewWebhookBody+1)); err == nil {
-		t.Error("oversized body accepted")
-	}
+	_, err := ParseTemplateReviewWebhook(make([]byte, MaxTemplateReviewWebhookBody+1))
+	assert.Error(t, err, "oversized body accepted")
 	// PHP semantics: a repeated key keeps the last value; [] appends.
 	got, err := ParseTemplateReviewWebhook([]byte("add[][id]=1&add[][id]=2&add[1][name]=b&add[1][name]=c"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got.Templates) != 2 || got.Templates[0].ID != 1 || got.Templates[1].ID != 2 || got.Templates[1].Name != "c" {
-		t.Errorf("got %+v", got.Templates)
-	}
+	require.NoError(t, err)
+	require.Len(t, got.Templates, 2)
+	assert.Equal(t, int64(1), got.Templates[0].ID)
+	assert.Equal(t, int64(2), got.Templates[1].ID)
+	assert.Equal(t, "c", got.Templates[1].Name)
 }

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +15,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestCreateContactSeed(t *testing.T) {
@@ -24,23 +25,15 @@ func TestCreateContactSeed(t *testing.T) {
 	c, s := restSetup(t)
 	s.handle("POST", "/api/v4/contacts", restReply(200, restFixture(t, "contacts_seed_response.json")))
 	id, err := c.CreateContact(t.Context(), NewContact{FirstName: "Jack200803", LastName: "Tester"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if id != 3102959 {
-		t.Errorf("id = %d", id)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, int64(3102959), id)
 	reqs := s.requests()
-	if len(reqs) != 1 {
-		t.Fatalf("%d requests", len(reqs))
-	}
+	require.Len(t, reqs, 1)
 	restCheckHeaders(t, reqs[0])
-	if reqs[0].Method != "POST" || reqs[0].Path != restBase+"/api/v4/contacts" || reqs[0].Query != "" {
-		t.Errorf("request %s %s?%s", reqs[0].Method, reqs[0].Path, reqs[0].Query)
-	}
-	if want := restCompact(t, "contacts_seed_request.json"); !bytes.Equal(reqs[0].Body, want) {
-		t.Errorf("body\n%s\nwant\n%s", reqs[0].Body, want)
-	}
+	assert.Equal(t, "POST", reqs[0].Method)
+	assert.Equal(t, restBase+"/api/v4/contacts", reqs[0].Path)
+	assert.Empty(t, reqs[0].Query)
+	assert.Equal(t, string(restCompact(t, "contacts_seed_request.json")), string(reqs[0].Body))
 }
 
 func TestCreateContactsFields(t *testing.T) {
@@ -58,20 +51,12 @@ func TestCreateContactsFields(t *testing.T) {
 		},
 		{Name: "Second"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	// The answer lists the contacts in another order; ids follow the input.
-	if !slices.Equal(ids, []int64{3102960, 3102961}) {
-		t.Errorf("ids = %v", ids)
-	}
+	assert.Equal(t, []int64{3102960, 3102961}, ids)
 	reqs := s.requests()
-	if len(reqs) != 1 {
-		t.Fatalf("%d requests", len(reqs))
-	}
-	if want := restCompact(t, "contacts_full_request.json"); !bytes.Equal(reqs[0].Body, want) {
-		t.Errorf("body\n%s\nwant\n%s", reqs[0].Body, want)
-	}
+	require.Len(t, reqs, 1)
+	assert.Equal(t, string(restCompact(t, "contacts_full_request.json")), string(reqs[0].Body))
 }
 
 func TestCreateContactsValidation(t *testing.T) {
@@ -99,15 +84,10 @@ func TestCreateContactsValidation(t *testing.T) {
 			c, s := restSetup(t)
 			_, err := c.CreateContacts(t.Context(), tt.contacts)
 			var ve *ValidationError
-			if !errors.As(err, &ve) || ve.Field != tt.field {
-				t.Fatalf("err = %v, want *ValidationError on %s", err, tt.field)
-			}
-			if !strings.HasPrefix(err.Error(), "amojo: invalid "+tt.field) {
-				t.Errorf("message %q", err)
-			}
-			if n := len(s.requests()); n != 0 {
-				t.Errorf("%d requests sent before validation", n)
-			}
+			require.ErrorAs(t, err, &ve)
+			require.Equal(t, tt.field, ve.Field)
+			assert.True(t, strings.HasPrefix(err.Error(), "amojo: invalid "+tt.field), "message %q", err)
+			assert.Empty(t, s.requests(), "requests sent before validation")
 		})
 	}
 }
@@ -119,9 +99,7 @@ func restEchoContacts(t *testing.T) http.HandlerFunc {
 		var in []struct {
 			RequestID string `json:"request_id"`
 		}
-		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-			t.Errorf("request body: %v", err)
-		}
+		assert.NoError(t, json.NewDecoder(r.Body).Decode(&in), "request body")
 		type item struct {
 			ID        int64  `json:"id"`
 			RequestID string `json:"request_id"`
@@ -149,16 +127,10 @@ func TestCreateContactsBatches(t *testing.T) {
 		in[i].Name = fmt.Sprintf("c%d", i)
 	}
 	ids, err := c.CreateContacts(t.Context(), in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ids) != 501 {
-		t.Fatalf("%d ids", len(ids))
-	}
+	require.NoError(t, err)
+	require.Len(t, ids, 501)
 	for i, id := range ids {
-		if id != int64(1000+i) {
-			t.Fatalf("ids[%d] = %d", i, id)
-		}
+		require.Equal(t, int64(1000+i), id, "ids[%d]", i)
 	}
 	reqs := s.requests()
 	sizes := []int{}
@@ -166,20 +138,15 @@ func TestCreateContactsBatches(t *testing.T) {
 	for _, r := range reqs {
 		restCheckHeaders(t, r)
 		var got []map[string]any
-		if err := json.Unmarshal(r.Body, &got); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, json.Unmarshal(r.Body, &got))
 		sizes = append(sizes, len(got))
 		for _, g := range got {
-			if g["request_id"] != strconv.Itoa(next) || g["name"] != fmt.Sprintf("c%d", next) {
-				t.Fatalf("item %v, want request_id %d", g, next)
-			}
+			require.Equal(t, strconv.Itoa(next), g["request_id"], "item %v", g)
+			require.Equal(t, fmt.Sprintf("c%d", next), g["name"], "item %v", g)
 			next++
 		}
 	}
-	if !slices.Equal(sizes, []int{250, 250, 1}) {
-		t.Errorf("batch sizes %v, want [250 250 1]", sizes)
-	}
+	assert.Equal(t, []int{250, 250, 1}, sizes, "batch sizes")
 }
 
 func TestCreateContactsPartialFailure(t *testing.T) {
@@ -197,19 +164,19 @@ func TestCreateContactsPartialFailure(t *testing.T) {
 	in := make([]NewContact, 600)
 	ids, err := c.CreateContacts(t.Context(), in)
 	var be *BatchError
-	if !errors.As(err, &be) {
-		t.Fatalf("err = %v (%T), want *BatchError", err, err)
-	}
-	if be.Done != 250 || be.Start != 250 || be.End != 500 || !slices.Equal(be.Failed, []int{300, 310}) || be.Op != "create contacts" {
-		t.Errorf("BatchError %+v", be)
-	}
-	if len(ids) != 250 || ids[0] != 1000 || ids[249] != 1249 {
-		t.Errorf("%d ids returned, want the first 250", len(ids))
-	}
+	require.ErrorAs(t, err, &be)
+	assert.Equal(t, 250, be.Done)
+	assert.Equal(t, 250, be.Start)
+	assert.Equal(t, 500, be.End)
+	assert.Equal(t, []int{300, 310}, be.Failed)
+	assert.Equal(t, "create contacts", be.Op)
+	require.Len(t, ids, 250, "want the ids of the first 250")
+	assert.Equal(t, int64(1000), ids[0])
+	assert.Equal(t, int64(1249), ids[249])
 	var ae *APIError
-	if !errors.As(err, &ae) || ae.StatusCode != 400 || len(ae.ValidationErrors) != 2 {
-		t.Fatalf("no *APIError with validation errors inside: %v", err)
-	}
+	require.ErrorAs(t, err, &ae, "no *APIError with validation errors inside")
+	require.Equal(t, 400, ae.StatusCode)
+	require.Len(t, ae.ValidationErrors, 2)
 	msg := err.Error()
 	for _, w := range []string{
 		"amojo: create contacts: items 250-499 failed (rejected: 300, 310), items 0-249 done",
@@ -217,40 +184,9 @@ func TestCreateContactsPartialFailure(t *testing.T) {
 		"item 300: custom_fields_values.0.values.0.value: This value should be a valid phone. (InvalidType)",
 		"item 310: responsible_user_id: User not found. (NotSupportedChoice)",
 	} {
-		if !strings.Contains(msg, w) {
-			t.Errorf("message lacks %q:\n%s", w, msg)
-		}
+		assert.Contains(t, msg, w)
 	}
-	if len(s.requests()) != 2 {
-		t.Errorf("%d requests; the third batch must not be sent", len(s.requests()))
-	}
-}
-
-func TestCreateContactValidationErrorFixture(t *testing.T) {
-	t.Parallel()
-	c, s := restSetup(t)
-	s.handle("POST", "/api/v4/contacts", restReply(400, restFixture(t, "problem_400_validation.json")))
-	_, err := c.CreateContacts(t.Context(), []NewContact{{Name: "ok"}, {Name: "bad"}})
-	var be *BatchError
-	if !errors.As(err, &be) || be.Done != 0 || !slices.Equal(be.Failed, []int{1}) {
-		t.Fatalf("err = %v", err)
-	}
-	want := []ItemErrors{{RequestID: "1", Errors: []FieldError{{Code: "NotSupportedChoice", Path: "custom_fields_values.0.values.0.enum_code", Detail: "The value you selected is not a valid choice."}}}}
-	var ae *APIError
-	if !errors.As(err, &ae) || fmt.Sprint(ae.ValidationErrors) != fmt.Sprint(want) || ae.Title != "Bad Request" || ae.Detail != "Request validation failed" {
-		t.Errorf("APIError %+v", ae)
-	}
-	if !strings.Contains(err.Error(), "none done") || !strings.Contains(err.Error(), "(rejected: 1)") {
-		t.Errorf("message %q", err)
-	}
-	// The one-contact form returns the APIError itself.
-	_, err = c.CreateContact(t.Context(), NewContact{Name: "bad"})
-	if _, ok := err.(*APIError); !ok {
-		t.Errorf("CreateContact err %T, want *APIError", err)
-	}
-	if n := len(s.requests()); n != 2 {
-		t.Errorf("%d requests; 400 must not be retried", n)
-	}
+	assert.Len(t, s.requests(), 2, "the third batch must not be sent")
 }
 
 func TestCreateContactsBadAnswer(t *testing.T) {
@@ -270,9 +206,8 @@ func TestCreateContactsBadAnswer(t *testing.T) {
 			s.handle("POST", "/api/v4/contacts", restReply(200, []byte(tt.answer)))
 			_, err := c.CreateContact(t.Context(), NewContact{Name: "x"})
 			var de *DecodeError
-			if !errors.As(err, &de) || de.StatusCode != 200 {
-				t.Errorf("err = %v (%T), want *DecodeError", err, err)
-			}
+			require.ErrorAs(t, err, &de)
+			assert.Equal(t, 200, de.StatusCode)
 		})
 	}
 	t.Run("request ids not echoed", func(t *testing.T) {
@@ -280,18 +215,16 @@ func TestCreateContactsBadAnswer(t *testing.T) {
 		c, s := restSetup(t)
 		s.handle("POST", "/api/v4/contacts", restReply(200, []byte(`{"_embedded":{"contacts":[{"id":5},{"id":6}]}}`)))
 		ids, err := c.CreateContacts(t.Context(), []NewContact{{Name: "a"}, {Name: "b"}})
-		if err != nil || !slices.Equal(ids, []int64{5, 6}) {
-			t.Errorf("ids %v err %v", ids, err)
-		}
+		require.NoError(t, err)
+		assert.Equal(t, []int64{5, 6}, ids)
 	})
 	t.Run("numeric request ids", func(t *testing.T) {
 		t.Parallel()
 		c, s := restSetup(t)
 		s.handle("POST", "/api/v4/contacts", restReply(200, []byte(`{"_embedded":{"contacts":[{"id":6,"request_id":1},{"id":5,"request_id":0}]}}`)))
 		ids, err := c.CreateContacts(t.Context(), []NewContact{{Name: "a"}, {Name: "b"}})
-		if err != nil || !slices.Equal(ids, []int64{5, 6}) {
-			t.Errorf("ids %v err %v", ids, err)
-		}
+		require.NoError(t, err)
+		assert.Equal(t, []int64{5, 6}, ids)
 	})
 }
 
@@ -300,24 +233,15 @@ func TestLinkChatSeed(t *testing.T) {
 	c, s := restSetup(t)
 	s.handle("POST", "/api/v4/contacts/chats", restReply(200, restFixture(t, "links_seed_response.json")))
 	l, err := c.LinkChat(t.Context(), "6cbab3d5-c4c1-46ff-b710-ad59ad10805f", 3102959)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := ChatLink{ChatID: "6cbab3d5-c4c1-46ff-b710-ad59ad10805f", ContactID: 3102959, ID: 26219, RequestID: "0"}
-	if *l != want {
-		t.Errorf("link %+v", *l)
-	}
+	assert.Equal(t, want, *l)
 	reqs := s.requests()
-	if len(reqs) != 1 {
-		t.Fatalf("%d requests", len(reqs))
-	}
+	require.Len(t, reqs, 1)
 	restCheckHeaders(t, reqs[0])
-	if reqs[0].Method != "POST" || reqs[0].Path != restBase+"/api/v4/contacts/chats" {
-		t.Errorf("request %s %s", reqs[0].Method, reqs[0].Path)
-	}
-	if want := restCompact(t, "links_seed_request.json"); !bytes.Equal(reqs[0].Body, want) {
-		t.Errorf("body\n%s\nwant\n%s", reqs[0].Body, want)
-	}
+	assert.Equal(t, "POST", reqs[0].Method)
+	assert.Equal(t, restBase+"/api/v4/contacts/chats", reqs[0].Path)
+	assert.Equal(t, string(restCompact(t, "links_seed_request.json")), string(reqs[0].Body))
 }
 
 func TestLinkChatsBatchesAndOrder(t *testing.T) {
@@ -325,9 +249,7 @@ func TestLinkChatsBatchesAndOrder(t *testing.T) {
 	c, s := restSetup(t)
 	s.handle("POST", "/api/v4/contacts/chats", func(w http.ResponseWriter, r *http.Request) {
 		var in []chatLinkBody
-		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, json.NewDecoder(r.Body).Decode(&in))
 		slices.Reverse(in)
 		for i := range in {
 			in[i].ID = 9000 + in[i].ContactID
@@ -341,24 +263,19 @@ func TestLinkChatsBatchesAndOrder(t *testing.T) {
 	}
 	in[3].RequestID = "mine"
 	out, err := c.LinkChats(t.Context(), in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(out) != 260 {
-		t.Fatalf("%d links", len(out))
-	}
+	require.NoError(t, err)
+	require.Len(t, out, 260)
 	for i, l := range out {
 		rid := strconv.Itoa(i)
 		if i == 3 {
 			rid = "mine"
 		}
-		if want := (ChatLink{ChatID: fmt.Sprintf("chat-%d", i), ContactID: int64(i + 1), ID: int64(9001 + i), RequestID: rid}); l != want {
-			t.Fatalf("out[%d] = %+v, want %+v", i, l, want)
-		}
+		require.Equal(t, ChatLink{ChatID: fmt.Sprintf("chat-%d", i), ContactID: int64(i + 1), ID: int64(9001 + i), RequestID: rid}, l, "out[%d]", i)
 	}
-	if reqs := s.requests(); len(reqs) != 2 || bytes.Count(reqs[0].Body, []byte(`"chat_id"`)) != 250 || bytes.Count(reqs[1].Body, []byte(`"chat_id"`)) != 10 {
-		t.Errorf("%d requests", len(reqs))
-	}
+	reqs := s.requests()
+	require.Len(t, reqs, 2)
+	assert.Equal(t, 250, bytes.Count(reqs[0].Body, []byte(`"chat_id"`)))
+	assert.Equal(t, 10, bytes.Count(reqs[1].Body, []byte(`"chat_id"`)))
 }
 
 func TestLinkChatErrors(t *testing.T) {
@@ -389,13 +306,11 @@ func TestLinkChatErrors(t *testing.T) {
 		}
 		for i, tc := range cases {
 			var ve *ValidationError
-			if err := tc.run(); !errors.As(err, &ve) || ve.Field != tc.field {
-				t.Errorf("case %d: err = %v, want invalid %s", i, err, tc.field)
+			if assert.ErrorAs(t, tc.run(), &ve, "case %d", i) {
+				assert.Equal(t, tc.field, ve.Field, "case %d", i)
 			}
 		}
-		if n := len(s.requests()); n != 0 {
-			t.Errorf("%d requests sent", n)
-		}
+		assert.Empty(t, s.requests(), "requests sent")
 	})
 	t.Run("403", func(t *testing.T) {
 		t.Parallel()
@@ -403,12 +318,10 @@ func TestLinkChatErrors(t *testing.T) {
 		s.handle("POST", "/api/v4/contacts/chats", restReply(403, restFixture(t, "problem_403.json")))
 		_, err := c.LinkChat(t.Context(), "6cbab3d5-c4c1-46ff-b710-ad59ad10805f", 3102959)
 		var ae *APIError
-		if !errors.As(err, &ae) || ae.StatusCode != 403 || errors.Is(err, ErrInvalidSignature) {
-			t.Fatalf("err = %v", err)
-		}
-		if !strings.Contains(err.Error(), "403 Forbidden: Access denied") {
-			t.Errorf("message %q", err)
-		}
+		require.ErrorAs(t, err, &ae)
+		require.Equal(t, 403, ae.StatusCode)
+		require.NotErrorIs(t, err, ErrInvalidSignature)
+		assert.Contains(t, err.Error(), "403 Forbidden: Access denied")
 	})
 	t.Run("401 in batch", func(t *testing.T) {
 		t.Parallel()
@@ -416,9 +329,10 @@ func TestLinkChatErrors(t *testing.T) {
 		s.handle("POST", "/api/v4/contacts/chats", restReply(401, restFixture(t, "problem_401.json")))
 		out, err := c.LinkChats(t.Context(), []ChatLink{{ChatID: "a", ContactID: 1}})
 		var be *BatchError
-		if !errors.Is(err, ErrUnauthorized) || !errors.As(err, &be) || be.Op != "link chats" || len(out) != 0 {
-			t.Errorf("out %v err %v", out, err)
-		}
+		assert.ErrorIs(t, err, ErrUnauthorized)
+		require.ErrorAs(t, err, &be)
+		assert.Equal(t, "link chats", be.Op)
+		assert.Empty(t, out)
 	})
 }
 
@@ -430,26 +344,20 @@ func TestChatLinks(t *testing.T) {
 		ChatIDs:    []string{"6cbab3d5-c4c1-46ff-b710-ad59ad10805f", "0e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b", "6cbab3d5-c4c1-46ff-b710-ad59ad10805f"},
 		ContactIDs: []int64{3102959},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := []ChatLink{
 		{ChatID: "6cbab3d5-c4c1-46ff-b710-ad59ad10805f", ContactID: 3102959, ID: 26219},
 		{ChatID: "0e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b", ContactID: 3102959, ID: 26220},
 	}
-	if !slices.Equal(links, want) {
-		t.Errorf("links %+v", links)
-	}
+	assert.Equal(t, want, links)
 	reqs := s.requests()
-	if len(reqs) != 1 {
-		t.Fatalf("%d requests", len(reqs))
-	}
+	require.Len(t, reqs, 1)
 	restCheckHeaders(t, reqs[0])
 	// Duplicate ids are sent once; arrays use the [] syntax.
 	wantQuery := "chat_id%5B%5D=6cbab3d5-c4c1-46ff-b710-ad59ad10805f&chat_id%5B%5D=0e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b&contact_id%5B%5D=3102959"
-	if reqs[0].Method != "GET" || reqs[0].Path != restBase+"/api/v4/contacts/chats" || reqs[0].Query != wantQuery {
-		t.Errorf("request %s %s?%s", reqs[0].Method, reqs[0].Path, reqs[0].Query)
-	}
+	assert.Equal(t, "GET", reqs[0].Method)
+	assert.Equal(t, restBase+"/api/v4/contacts/chats", reqs[0].Path)
+	assert.Equal(t, wantQuery, reqs[0].Query)
 }
 
 func TestChatLinksNoContent(t *testing.T) {
@@ -457,12 +365,11 @@ func TestChatLinksNoContent(t *testing.T) {
 	c, s := restSetup(t)
 	s.handle("GET", "/api/v4/contacts/chats", restReply(204, nil))
 	links, err := c.ChatLinks(t.Context(), ChatLinkFilter{ContactIDs: []int64{42}})
-	if err != nil || links == nil || len(links) != 0 {
-		t.Errorf("links %#v err %v, want an empty slice", links, err)
-	}
-	if r := s.requests(); len(r) != 1 || r[0].Query != "contact_id%5B%5D=42" {
-		t.Errorf("requests %+v", r)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, []ChatLink{}, links, "want an empty slice, not nil")
+	reqs := s.requests()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, "contact_id%5B%5D=42", reqs[0].Query)
 }
 
 func TestChatLinksSplitsLongFilters(t *testing.T) {
@@ -521,19 +428,13 @@ func TestChatLinksSplitsLongFilters(t *testing.T) {
 				restReply(200, b)(w, r)
 			})
 			links, err := c.ChatLinks(t.Context(), tt.f)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			reqs := s.requests()
-			if len(reqs) != tt.wantRequests {
-				t.Errorf("%d requests, want %d", len(reqs), tt.wantRequests)
-			}
+			assert.Len(t, reqs, tt.wantRequests)
 			asked := map[string]int{}
 			for _, r := range reqs {
 				q, _ := url.ParseQuery(r.Query)
-				if n := len(q["chat_id[]"]) + len(q["contact_id[]"]); n > 50 {
-					t.Errorf("a request has %d ids", n)
-				}
+				assert.LessOrEqual(t, len(q["chat_id[]"])+len(q["contact_id[]"]), 50, "ids in a request")
 				for _, id := range q["chat_id[]"] {
 					asked["chat "+id]++
 				}
@@ -542,24 +443,15 @@ func TestChatLinksSplitsLongFilters(t *testing.T) {
 				}
 			}
 			for _, id := range tt.f.ChatIDs {
-				if asked["chat "+id] == 0 {
-					t.Errorf("chat %s never asked", id)
-				}
+				assert.NotZero(t, asked["chat "+id], "chat %s never asked", id)
 			}
 			for _, id := range tt.f.ContactIDs {
-				if asked["contact "+strconv.FormatInt(id, 10)] == 0 {
-					t.Errorf("contact %d never asked", id)
-				}
+				assert.NotZero(t, asked["contact "+strconv.FormatInt(id, 10)], "contact %d never asked", id)
 			}
-			wantLinks := max(len(tt.f.ChatIDs), 1)
-			if len(links) != wantLinks {
-				t.Errorf("%d links, want %d (merged without duplicates)", len(links), wantLinks)
-			}
+			assert.Len(t, links, max(len(tt.f.ChatIDs), 1), "merged without duplicates")
 			seen := map[ChatLink]bool{}
 			for _, l := range links {
-				if seen[l] {
-					t.Errorf("duplicate %+v", l)
-				}
+				assert.False(t, seen[l], "duplicate %+v", l)
 				seen[l] = true
 			}
 		})
@@ -579,13 +471,12 @@ func TestChatLinksValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var ve *ValidationError
-		if _, err := c.ChatLinks(t.Context(), tt.f); !errors.As(err, &ve) || ve.Field != tt.field {
-			t.Errorf("%+v: err = %v, want invalid %s", tt.f, err, tt.field)
+		_, err := c.ChatLinks(t.Context(), tt.f)
+		if assert.ErrorAs(t, err, &ve, "%+v", tt.f) {
+			assert.Equal(t, tt.field, ve.Field, "%+v", tt.f)
 		}
 	}
-	if n := len(s.requests()); n != 0 {
-		t.Errorf("%d requests sent", n)
-	}
+	assert.Empty(t, s.requests(), "requests sent")
 }
 
 func TestCreateContactsNotRetriedAfterALostAnswer(t *testing.T) {
@@ -593,28 +484,22 @@ func TestCreateContactsNotRetriedAfterALostAnswer(t *testing.T) {
 	for _, code := range []int{502, 503, 504} {
 		srv := newScriptServer(t, status(code, ""), status(200, `{"_embedded":{"contacts":[{"id":1,"request_id":"0"}]}}`))
 		crm, err := NewCRMClient(srv.URL, StaticToken("t"), withTestSleep((&sleepRecorder{}).sleep))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		_, err = crm.CreateContacts(t.Context(), []NewContact{{Name: "A"}})
 		var ae *APIError
-		if !errors.As(err, &ae) || ae.StatusCode != code {
-			t.Errorf("%d: err = %v", code, err)
+		if assert.ErrorAs(t, err, &ae, "%d", code) {
+			assert.Equal(t, code, ae.StatusCode)
 		}
-		if n := len(srv.Requests()); n != 1 {
-			t.Errorf("%d: %d attempts, want 1", code, n)
-		}
+		assert.Len(t, srv.Requests(), 1, "%d: attempts", code)
 	}
 	// 429 means amoCRM did nothing: retried.
 	srv := newScriptServer(t, status(429, "", "Retry-After", "1"), status(200, `{"_embedded":{"contacts":[{"id":7,"request_id":"0"}]}}`))
 	crm, err := NewCRMClient(srv.URL, StaticToken("t"), withTestSleep((&sleepRecorder{}).sleep))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ids, err := crm.CreateContacts(t.Context(), []NewContact{{Name: "A"}})
-	if err != nil || len(ids) != 1 || ids[0] != 7 || len(srv.Requests()) != 2 {
-		t.Fatalf("ids = %v, err = %v, attempts %d", ids, err, len(srv.Requests()))
-	}
+	require.NoError(t, err)
+	require.Equal(t, []int64{7}, ids)
+	require.Len(t, srv.Requests(), 2, "attempts")
 }
 
 func TestFindContacts(t *testing.T) {
@@ -630,9 +515,7 @@ func TestFindContacts(t *testing.T) {
 	from := time.Date(2020, 8, 3, 16, 6, 48, 900_000_000, time.UTC)
 	var got []Contact
 	for ct, err := range c.FindContacts(t.Context(), ContactQuery{Query: "+7 915 111-22-33", CreatedFrom: from}) {
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		got = append(got, ct)
 	}
 	want := []Contact{
@@ -642,29 +525,24 @@ func TestFindContacts(t *testing.T) {
 			CreatedAt: time.Unix(1596470809, 0).UTC()},
 		{ID: 3102960, Name: "Example Client", ResponsibleUserID: 6118045, CreatedAt: time.Unix(1596470900, 0).UTC()},
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("contacts\n got %+v\nwant %+v", got, want)
-	}
+	assert.Equal(t, want, got)
 	reqs := s.requests()
-	if len(reqs) != 2 {
-		t.Fatalf("%d requests", len(reqs))
-	}
+	require.Len(t, reqs, 2)
 	for i, r := range reqs {
 		restCheckHeaders(t, r)
 		q, _ := url.ParseQuery(r.Query)
-		want := url.Values{"query": {"+7 915 111-22-33"}, "filter[created_at][from]": {"1596470808"}, "page": {strconv.Itoa(i + 1)}, "limit": {"250"}}
-		if r.Method != "GET" || r.Path != restBase+"/api/v4/contacts" || !reflect.DeepEqual(q, want) {
-			t.Errorf("request %s %s?%s", r.Method, r.Path, r.Query)
-		}
+		assert.Equal(t, "GET", r.Method)
+		assert.Equal(t, restBase+"/api/v4/contacts", r.Path)
+		assert.Equal(t, url.Values{"query": {"+7 915 111-22-33"}, "filter[created_at][from]": {"1596470808"}, "page": {strconv.Itoa(i + 1)}, "limit": {"250"}}, q)
 	}
 
 	// Nothing found; no query and no bound send neither; bad input sends nothing.
 	for range c.FindContacts(t.Context(), ContactQuery{}) {
-		t.Error("a 204 yielded")
+		assert.Fail(t, "a 204 yielded")
 	}
-	if q := s.requests()[2].Query; q != "limit=250&page=1" {
-		t.Errorf("query %q", q)
-	}
+	reqs = s.requests()
+	require.Len(t, reqs, 3)
+	assert.Equal(t, "limit=250&page=1", reqs[2].Query)
 	for _, bad := range []struct {
 		q     ContactQuery
 		field string
@@ -676,17 +554,13 @@ func TestFindContacts(t *testing.T) {
 		for _, err := range c.FindContacts(t.Context(), bad.q) {
 			n++
 			var ve *ValidationError
-			if !errors.As(err, &ve) || ve.Field != bad.field {
-				t.Errorf("err = %v, want one for %s", err, bad.field)
+			if assert.ErrorAs(t, err, &ve, bad.field) {
+				assert.Equal(t, bad.field, ve.Field)
 			}
 		}
-		if n != 1 {
-			t.Errorf("%d results for %+v", n, bad.q)
-		}
+		assert.Equal(t, 1, n, "results for %+v", bad.q)
 	}
-	if n := len(s.requests()); n != 3 {
-		t.Errorf("%d requests", n)
-	}
+	assert.Len(t, s.requests(), 3)
 }
 
 // TestFindContactsRepeatedPage: a server that ignores page= ends the walk
@@ -701,9 +575,8 @@ func TestFindContactsRepeatedPage(t *testing.T) {
 		n++
 		last = err
 	}
-	if n != 3 || last == nil || !strings.Contains(last.Error(), "page 2 repeats page 1") {
-		t.Errorf("%d results, last error %v", n, last)
-	}
+	assert.Equal(t, 3, n, "results")
+	assert.ErrorContains(t, last, "page 2 repeats page 1")
 }
 
 // FuzzDecodeFoundContacts feeds arbitrary bytes to the decoder of GET
@@ -778,25 +651,21 @@ func TestCreateContactsBeforeSend(t *testing.T) {
 	}
 	var seen []ContactsAttempt
 	ids, err := c.CreateContacts(t.Context(), contacts, BeforeSendContacts(func(_ context.Context, a ContactsAttempt) error {
-		if !a.Time.Equal(clock()) {
-			t.Errorf("attempt at %v, clock %v", a.Time, clock())
-		}
+		assert.True(t, a.Time.Equal(clock()), "attempt at %v, clock %v", a.Time, clock())
 		seen = append(seen, a)
 		event("hook")
 		return nil
 	}))
-	if err != nil || len(ids) != 300 {
-		t.Fatalf("%d ids, %v", len(ids), err)
-	}
+	require.NoError(t, err)
+	require.Len(t, ids, 300)
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	require.Len(t, seen, 3)
 	want := []ContactsAttempt{{0, 250, 1, t0}, {0, 250, 2, seen[1].Time}, {250, 300, 1, seen[2].Time}}
-	if !reflect.DeepEqual(seen, want) || !seen[1].Time.After(t0) || !seen[2].Time.After(seen[1].Time) {
-		t.Errorf("attempts %+v", seen)
-	}
+	assert.Equal(t, want, seen)
+	assert.True(t, seen[1].Time.After(t0), "attempts %+v", seen)
+	assert.True(t, seen[2].Time.After(seen[1].Time), "attempts %+v", seen)
 	// Each hook is followed by its request, with no wait between.
-	if got := strings.Join(events, " "); !regexp.MustCompile(`^hook server( sleep)+ hook server( sleep)+ hook server$`).MatchString(got) {
-		t.Errorf("events %s", got)
-	}
+	assert.Regexp(t, `^hook server( sleep)+ hook server( sleep)+ hook server$`, strings.Join(events, " "))
 }
 
 // TestCreateContactsBeforeSendRefuses: an error from the hook keeps the
@@ -808,18 +677,14 @@ func TestCreateContactsBeforeSendRefuses(t *testing.T) {
 	full := errors.New("checkpoint full")
 	_, err := c.CreateContacts(t.Context(), []NewContact{{Name: "a"}}, BeforeSendContacts(func(context.Context, ContactsAttempt) error { return full }))
 	var be *BatchError
-	if !errors.As(err, &be) || be.Done != 0 || !errors.Is(err, full) {
-		t.Errorf("err = %v", err)
-	}
+	require.ErrorAs(t, err, &be)
+	assert.Equal(t, 0, be.Done)
+	assert.ErrorIs(t, err, full)
 	_, err = c.CreateContact(t.Context(), NewContact{Name: "a"}, BeforeSendContacts(nil))
 	var ve *ValidationError
-	if !errors.As(err, &ve) || ve.Field != "BeforeSendContacts" {
-		t.Errorf("err = %v", err)
-	}
-	if _, err := c.CreateContacts(t.Context(), []NewContact{{Name: "a"}}, nil); err == nil {
-		t.Error("a nil option was accepted")
-	}
-	if n := len(s.requests()); n != 0 {
-		t.Errorf("%d requests sent", n)
-	}
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, "BeforeSendContacts", ve.Field)
+	_, err = c.CreateContacts(t.Context(), []NewContact{{Name: "a"}}, nil)
+	assert.Error(t, err, "a nil option was accepted")
+	assert.Empty(t, s.requests(), "requests sent")
 }

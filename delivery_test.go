@@ -3,6 +3,9 @@ package amojo
 import (
 	"net/http"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const vecAmojoMsgID = "079e44fb-fc22-476b-9e8a-421b688ec53b"
@@ -14,16 +17,10 @@ func TestDeliveryStatusVector4(t *testing.T) {
 	t.Parallel()
 	body := []byte(`{"msgid":"079e44fb-fc22-476b-9e8a-421b688ec53b","delivery_status":2,"error_code":905,"error":"Error text"}`)
 	md := ContentMD5(body)
-	if md != "a0bbbac729c6341f0a521e2db7a8a236" {
-		t.Fatalf("Content-MD5 = %s", md)
-	}
+	require.Equal(t, "a0bbbac729c6341f0a521e2db7a8a236", md, "Content-MD5")
 	path := "/v2/origin/custom/" + vecScopeID + "/" + vecAmojoMsgID + "/delivery_status"
-	if sig := Signature(vecSecret, "POST", md, ContentTypeJSON, "Thu, 16 Dec 2021 12:58:40 +0000", path); sig != "ca51f810785031385a801f41103244713c1a2352" {
-		t.Errorf("X-Signature = %s", sig)
-	}
-	if err := (DeliveryStatus{Status: DeliveryRead, ErrorCode: DeliveryErrorOther, Error: "Error text"}).Validate(); err == nil {
-		t.Error("status 2 with an error code was accepted")
-	}
+	assert.Equal(t, "ca51f810785031385a801f41103244713c1a2352", Signature(vecSecret, "POST", md, ContentTypeJSON, "Thu, 16 Dec 2021 12:58:40 +0000", path), "X-Signature")
+	assert.Error(t, DeliveryStatus{Status: DeliveryRead, ErrorCode: DeliveryErrorOther, Error: "Error text"}.Validate(), "status 2 with an error code was accepted")
 }
 
 func TestSetDeliveryStatus(t *testing.T) {
@@ -43,9 +40,7 @@ func TestSetDeliveryStatus(t *testing.T) {
 			t.Parallel()
 			now := vecDate(t, "Thu, 16 Dec 2021 12:58:40 +0000")
 			s := newWireServer(t, now, answer(http.StatusOK, tt.answer))
-			if err := s.client.SetDeliveryStatus(t.Context(), vecScopeID, vecAmojoMsgID, tt.status); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, s.client.SetDeliveryStatus(t.Context(), vecScopeID, vecAmojoMsgID, tt.status))
 			r := s.only()
 			checkWire(t, r, "POST", "/v2/origin/custom/"+vecScopeID+"/"+vecAmojoMsgID+"/delivery_status", "", now)
 			checkGolden(t, tt.golden, r.Body)
@@ -56,9 +51,7 @@ func TestSetDeliveryStatus(t *testing.T) {
 func TestSetDeliveryStatusEscapesPath(t *testing.T) {
 	t.Parallel()
 	s := newWireServer(t, vecMsgTime, answer(http.StatusOK, ""))
-	if err := s.client.SetDeliveryStatus(t.Context(), vecScopeID, "a/b?c", DeliveryStatus{Status: DeliveryRead}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.client.SetDeliveryStatus(t.Context(), vecScopeID, "a/b?c", DeliveryStatus{Status: DeliveryRead}))
 	checkWire(t, s.only(), "POST", "/v2/origin/custom/"+vecScopeID+"/a%2Fb%3Fc/delivery_status", "", vecMsgTime)
 }
 
@@ -85,12 +78,8 @@ func TestDeliveryStatusValidation(t *testing.T) {
 			wantValidation(t, s.client.SetDeliveryStatus(t.Context(), vecScopeID, tt.msgID, tt.status), tt.field)
 		})
 	}
-	if n := len(s.requests()); n != 0 {
-		t.Errorf("%d requests sent for invalid input", n)
-	}
+	assert.Empty(t, s.requests(), "requests sent for invalid input")
 	for _, code := range []DeliveryErrorCode{DeliveryErrorUserDeletedChat, DeliveryErrorIntegrationDisabled, DeliveryErrorInternal, DeliveryErrorCannotCreateChat} {
-		if err := (DeliveryStatus{Status: DeliveryFailed, ErrorCode: code}).Validate(); err != nil {
-			t.Errorf("code %d: %v", code, err)
-		}
+		assert.NoError(t, DeliveryStatus{Status: DeliveryFailed, ErrorCode: code}.Validate(), "code %d", code)
 	}
 }

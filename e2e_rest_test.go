@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +12,8 @@ import (
 
 	"github.com/amojo-go/amojo"
 	"github.com/amojo-go/amojo/amojotest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The sources, templates, talks and events calls against amojotest, whose
@@ -32,67 +33,58 @@ func TestSourcesAgainstTheFake(t *testing.T) {
 	in[1].Services = []amojo.SourceService{{Type: amojo.ServiceWhatsApp, WABA: true, ListMessage: true, Pages: []amojo.SourcePage{{ID: "p1", Name: "Sales", Link: "+79990001122"}}}}
 	in[1].OriginCode = amojotest.DefaultChannelCode
 	added, err := crm.AddSources(ctx, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(added) != 60 || added[59].ExternalID != in[59].ExternalID || added[0].ID == 0 || !added[0].Default {
-		t.Fatalf("added %d: %+v", len(added), added[0])
-	}
-	if n := len(srv.Requests()); n != 2 {
-		t.Errorf("%d requests for 60 sources, want 2", n)
-	}
+	require.NoError(t, err)
+	require.Len(t, added, 60)
+	require.Equal(t, in[59].ExternalID, added[59].ExternalID)
+	require.NotZero(t, added[0].ID)
+	require.True(t, added[0].Default, "added %+v", added[0])
+	assert.Len(t, srv.Requests(), 2, "requests for 60 sources")
 	wa, err := crm.GetSource(ctx, added[1].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := amojo.LeadSource{ID: added[1].ID, Name: in[1].Name, ExternalID: in[1].ExternalID, PipelineID: amojotest.DefaultPipelineID,
 		OriginCode: amojotest.DefaultChannelCode, Services: in[1].Services}
-	if !reflect.DeepEqual(*wa, want) {
-		t.Errorf("GetSource\n got %+v\nwant %+v", *wa, want)
-	}
+	assert.Equal(t, want, *wa, "GetSource")
 	list, err := crm.Sources(ctx, amojo.SourceFilter{ExternalIDs: []string{in[1].ExternalID, in[2].ExternalID}})
-	if err != nil || len(list) != 2 {
-		t.Fatalf("filtered list %v, %v", list, err)
-	}
+	require.NoError(t, err)
+	require.Len(t, list, 2, "filtered list")
 	yes := true
 	up, err := crm.UpdateSource(ctx, added[2].ID, amojo.SourceUpdate{Name: "Renamed", Default: &yes})
-	if err != nil || up.Name != "Renamed" || !up.Default {
-		t.Fatalf("update %+v, %v", up, err)
-	}
-	if first, _ := crm.GetSource(ctx, added[0].ID); first.Default {
-		t.Error("the old default is still default")
-	}
+	require.NoError(t, err)
+	require.Equal(t, "Renamed", up.Name)
+	require.True(t, up.Default, "update %+v", up)
+	first, err := crm.GetSource(ctx, added[0].ID)
+	require.NoError(t, err)
+	assert.False(t, first.Default, "the old default is still default")
 	// A duplicate external id is named by the fake; the batch error maps it.
 	_, err = crm.AddSources(ctx, []amojo.NewSource{{Name: "ok", ExternalID: "fresh"}, {Name: "dup", ExternalID: in[3].ExternalID}})
 	var be *amojo.BatchError
 	var ae *amojo.APIError
-	if !errors.As(err, &be) || !reflect.DeepEqual(be.Failed, []int{1}) || !errors.As(err, &ae) || ae.RequestID == "" {
-		t.Errorf("duplicate: %v (%+v)", err, be)
+	if assert.ErrorAs(t, err, &be, "duplicate") {
+		assert.Equal(t, []int{1}, be.Failed, "duplicate")
+	}
+	if assert.ErrorAs(t, err, &ae, "duplicate") {
+		assert.NotEmpty(t, ae.RequestID, "duplicate")
 	}
 	// Deleting an unknown id: the "errors" key, inner object.
 	err = crm.DeleteSources(ctx, []int64{added[4].ID, 1})
-	if !errors.As(err, &be) || !reflect.DeepEqual(be.Failed, []int{1}) || !errors.As(err, &ae) || ae.ValidationErrors[0].Errors[0].Code != amojotest.CodeEntityNotFound {
-		t.Errorf("delete unknown: %v", err)
+	if assert.ErrorAs(t, err, &be, "delete unknown") {
+		assert.Equal(t, []int{1}, be.Failed, "delete unknown")
+	}
+	if assert.ErrorAs(t, err, &ae, "delete unknown") && assert.NotEmpty(t, ae.ValidationErrors) && assert.NotEmpty(t, ae.ValidationErrors[0].Errors) {
+		assert.Equal(t, amojotest.CodeEntityNotFound, ae.ValidationErrors[0].Errors[0].Code, "delete unknown")
 	}
 	ids := make([]int64, 0, 59)
 	for _, s := range added[1:] {
 		ids = append(ids, s.ID)
 	}
-	if err := crm.DeleteSources(ctx, ids); err != nil {
-		t.Fatal(err)
-	}
-	if err := crm.DeleteSource(ctx, added[0].ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := crm.GetSource(ctx, added[0].ID); !errors.Is(err, amojo.ErrNotFound) {
-		t.Errorf("deleted source: %v", err)
-	}
-	if err := crm.DeleteSource(ctx, added[0].ID); !errors.Is(err, amojo.ErrNotFound) {
-		t.Errorf("delete twice: %v", err)
-	}
-	if left, err := crm.Sources(ctx, amojo.SourceFilter{}); err != nil || len(left) != 0 {
-		t.Errorf("left %v, %v", left, err)
-	}
+	require.NoError(t, crm.DeleteSources(ctx, ids))
+	require.NoError(t, crm.DeleteSource(ctx, added[0].ID))
+	_, err = crm.GetSource(ctx, added[0].ID)
+	assert.ErrorIs(t, err, amojo.ErrNotFound, "deleted source")
+	assert.ErrorIs(t, crm.DeleteSource(ctx, added[0].ID), amojo.ErrNotFound, "delete twice")
+	left, err := crm.Sources(ctx, amojo.SourceFilter{})
+	assert.NoError(t, err)
+	assert.Empty(t, left, "sources left")
 }
 
 // A lost answer to an add is not repeated: the fake stored the source once.
@@ -107,12 +99,10 @@ func TestAddSourceLostAnswerAgainstTheFake(t *testing.T) {
 	// *RetryError's first attempt; the caller gets the network error.
 	var re *amojo.RetryError
 	var ae *amojo.APIError
-	if err == nil || errors.As(err, &re) || errors.As(err, &ae) {
-		t.Fatalf("err = %v, want the lost answer's network error", err)
-	}
-	if got := srv.Sources(); len(got) != 1 {
-		t.Errorf("%d sources stored", len(got))
-	}
+	require.Error(t, err, "want the lost answer's network error")
+	require.NotErrorAs(t, err, &re, "want the lost answer's network error")
+	require.NotErrorAs(t, err, &ae, "want the lost answer's network error")
+	assert.Len(t, srv.Sources(), 1, "sources stored")
 }
 
 func TestChatTemplatesAgainstTheFake(t *testing.T) {
@@ -122,9 +112,7 @@ func TestChatTemplatesAgainstTheFake(t *testing.T) {
 	crm := srv.CRMClient(amojo.WithRateLimit(0, 0), amojo.WithRetry(amojo.NoRetry()))
 	ctx := t.Context()
 	waba, err := crm.AddSource(ctx, amojo.NewSource{Name: "WABA", ExternalID: "wa-1", Services: []amojo.SourceService{{Type: amojo.ServiceWhatsApp, WABA: true}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	in := make([]amojo.NewChatTemplate, 53)
 	for i := range in {
 		in[i] = amojo.NewChatTemplate{Name: "Canned", Content: "Thanks, {{contact.name}}!", Editable: true}
@@ -136,75 +124,63 @@ func TestChatTemplatesAgainstTheFake(t *testing.T) {
 		WABAFooter: "Reply STOP to opt out", WABAExamples: map[string]string{"{{contact.name}}": "Anna"},
 	}
 	added, err := crm.AddChatTemplates(ctx, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(added) != 53 {
-		t.Fatalf("%d added", len(added))
-	}
+	require.NoError(t, err)
+	require.Len(t, added, 53)
 	order := added[0]
-	if order.Type != amojo.TemplateWABA || order.WABAHeader != "Order update" || len(order.Buttons) != 2 || order.WABAExamples["{{contact.name}}"] != "Anna" || order.Editable {
-		t.Errorf("order %+v", order)
-	}
-	if added[1].Type != amojo.TemplateAmoCRM || !added[1].Editable || added[1].WABAExamples != nil {
-		t.Errorf("canned %+v", added[1])
-	}
+	assert.Equal(t, amojo.TemplateWABA, order.Type, "order")
+	assert.Equal(t, "Order update", order.WABAHeader, "order")
+	assert.Len(t, order.Buttons, 2, "order")
+	assert.Equal(t, "Anna", order.WABAExamples["{{contact.name}}"], "order")
+	assert.False(t, order.Editable, "order")
+	assert.Equal(t, amojo.TemplateAmoCRM, added[1].Type, "canned")
+	assert.True(t, added[1].Editable, "canned")
+	assert.Nil(t, added[1].WABAExamples, "canned")
 	n := 0
 	for tpl, err := range crm.AllChatTemplates(ctx, amojo.ChatTemplateListOptions{WithReviews: true}) {
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		n++
-		if tpl.ID == order.ID && (tpl.ReviewStatus != "" || tpl.OnReview) {
-			t.Errorf("draft %+v", tpl)
+		if tpl.ID == order.ID {
+			assert.Empty(t, tpl.ReviewStatus, "draft")
+			assert.False(t, tpl.OnReview, "draft")
 		}
 	}
-	if n != 53 {
-		t.Errorf("iterated %d templates", n)
-	}
+	assert.Equal(t, 53, n, "templates iterated")
 	page, err := crm.ChatTemplates(ctx, amojo.ChatTemplateListOptions{ExternalIDs: []string{"tpl-order"}})
-	if err != nil || len(page.Templates) != 1 || page.Next {
-		t.Fatalf("filtered %+v, %v", page, err)
-	}
+	require.NoError(t, err)
+	require.Len(t, page.Templates, 1, "filtered")
+	require.False(t, page.Next, "filtered")
 	reviews, err := crm.SendChatTemplateForReview(ctx, order.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(reviews) != 1 || reviews[0].SourceID != waba.ID || reviews[0].Status != amojo.ReviewPending {
-		t.Fatalf("reviews %+v", reviews)
-	}
+	require.NoError(t, err)
+	require.Len(t, reviews, 1)
+	require.Equal(t, waba.ID, reviews[0].SourceID)
+	require.Equal(t, amojo.ReviewPending, reviews[0].Status)
 	// On review it cannot change.
-	if _, err := crm.UpdateChatTemplate(ctx, order.ID, amojo.ChatTemplateUpdate{Content: "x"}); err == nil {
-		t.Error("edited a template on review")
-	}
+	_, err = crm.UpdateChatTemplate(ctx, order.ID, amojo.ChatTemplateUpdate{Content: "x"})
+	assert.Error(t, err, "edited a template on review")
 	got, err := crm.GetChatTemplate(ctx, order.ID)
-	if err != nil || got.ReviewStatus != amojo.ReviewPending || !got.OnReview {
-		t.Fatalf("on review %+v, %v", got, err)
-	}
+	require.NoError(t, err)
+	require.Equal(t, amojo.ReviewPending, got.ReviewStatus, "on review")
+	require.True(t, got.OnReview, "on review")
 	r, err := crm.SetChatTemplateReviewStatus(ctx, order.ID, reviews[0].ID, amojo.ReviewDecision{Status: amojo.ReviewRejected, RejectReason: "markers"})
-	if err != nil || r.Status != amojo.ReviewRejected || r.RejectReason != "markers" {
-		t.Fatalf("set %+v, %v", r, err)
-	}
-	if got, _ := crm.GetChatTemplate(ctx, order.ID); got.ReviewStatus != amojo.ReviewRejected || got.OnReview {
-		t.Errorf("after decision %+v", got)
-	}
+	require.NoError(t, err)
+	require.Equal(t, amojo.ReviewRejected, r.Status)
+	require.Equal(t, "markers", r.RejectReason)
+	got, err = crm.GetChatTemplate(ctx, order.ID)
+	require.NoError(t, err)
+	assert.Equal(t, amojo.ReviewRejected, got.ReviewStatus, "after decision")
+	assert.False(t, got.OnReview, "after decision")
 	no := false
 	ups, err := crm.UpdateChatTemplates(ctx, []amojo.ChatTemplateUpdate{{ID: added[1].ID, Name: "Renamed", Editable: &no}, {ID: added[2].ID, Buttons: []amojo.TemplateButton{}}})
-	if err != nil || ups[0].Name != "Renamed" || ups[0].Editable || ups[1].Name != "Canned" {
-		t.Fatalf("updates %+v, %v", ups, err)
-	}
-	if err := crm.DeleteChatTemplates(ctx, []int64{added[1].ID, added[2].ID}); err != nil {
-		t.Fatal(err)
-	}
-	if err := crm.DeleteChatTemplate(ctx, order.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := crm.GetChatTemplate(ctx, order.ID); !errors.Is(err, amojo.ErrNotFound) {
-		t.Errorf("deleted: %v", err)
-	}
-	if n := len(srv.ChatTemplates()); n != 50 {
-		t.Errorf("%d templates left", n)
-	}
+	require.NoError(t, err)
+	require.Len(t, ups, 2)
+	require.Equal(t, "Renamed", ups[0].Name)
+	require.False(t, ups[0].Editable)
+	require.Equal(t, "Canned", ups[1].Name)
+	require.NoError(t, crm.DeleteChatTemplates(ctx, []int64{added[1].ID, added[2].ID}))
+	require.NoError(t, crm.DeleteChatTemplate(ctx, order.ID))
+	_, err = crm.GetChatTemplate(ctx, order.ID)
+	assert.ErrorIs(t, err, amojo.ErrNotFound, "deleted")
+	assert.Len(t, srv.ChatTemplates(), 50, "templates left")
 }
 
 // newChatWithContact starts a chat with a client's message and links it to a
@@ -213,16 +189,11 @@ func newChatWithContact(t *testing.T, srv *amojotest.Server, chats *amojo.Client
 	t.Helper()
 	client := amojo.Participant{ID: "client-" + conv, Name: "Client " + conv}
 	sent, err := chats.SendMessage(t.Context(), scopeID, amojo.IncomingMessage("in-"+conv, conv, time.Now(), client, amojo.Text{Text: "Hello"}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	contactID, err := crm.CreateContact(t.Context(), amojo.NewContact{Name: client.Name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := crm.LinkChat(t.Context(), sent.ConversationID, contactID); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	_, err = crm.LinkChat(t.Context(), sent.ConversationID, contactID)
+	require.NoError(t, err)
 	return sent.ConversationID, contactID
 }
 
@@ -234,39 +205,34 @@ func TestTalksAgainstTheFake(t *testing.T) {
 	scopeID := connectFake(t, srv, chats)
 	chatID, contactID := newChatWithContact(t, srv, chats, crm, scopeID, "c1")
 	talks := srv.Talks()
-	if len(talks) != 1 {
-		t.Fatalf("talks %+v", talks)
-	}
+	require.Len(t, talks, 1)
 	talk, err := crm.GetTalk(t.Context(), int64(talks[0].ID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if talk.ChatID != chatID || talk.ContactID != contactID || !talk.InWork || talk.Origin != amojotest.DefaultChannelCode || talk.AccountID != amojotest.DefaultAccountNum {
-		t.Errorf("talk %+v", talk)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, chatID, talk.ChatID)
+	assert.Equal(t, contactID, talk.ContactID)
+	assert.True(t, talk.InWork, "talk in work")
+	assert.Equal(t, amojotest.DefaultChannelCode, talk.Origin)
+	assert.Equal(t, int64(amojotest.DefaultAccountNum), talk.AccountID)
 	srv.SetNPSBot(true)
 	res, err := crm.CloseTalk(t.Context(), talk.ID, amojo.CloseTalkOptions{})
-	if err != nil || res.TalkID != talk.ID || res.Forced {
-		t.Fatalf("close %+v, %v", res, err)
-	}
+	require.NoError(t, err)
+	require.Equal(t, amojo.TalkClose{TalkID: talk.ID}, *res, "close, not forced")
 	// Accepted, not done: the NPS bot runs; closing again meets the 422.
-	if again, _ := crm.GetTalk(t.Context(), talk.ID); !again.InWork {
-		t.Error("closed before the bot finished")
-	}
+	again, err := crm.GetTalk(t.Context(), talk.ID)
+	require.NoError(t, err)
+	assert.True(t, again.InWork, "closed before the bot finished")
 	_, err = crm.CloseTalk(t.Context(), talk.ID, amojo.CloseTalkOptions{Force: true})
 	var closed *amojo.TalkClosedError
-	if !errors.As(err, &closed) || !errors.Is(err, amojo.ErrTalkClosed) || closed.TalkID != talk.ID {
-		t.Fatalf("second close: %v", err)
-	}
-	if err := srv.RateTalk(int(talk.ID), 10); err != nil {
-		t.Fatal(err)
-	}
-	if done, _ := crm.GetTalk(t.Context(), talk.ID); done.InWork || done.Rate != 10 {
-		t.Errorf("after the bot %+v", done)
-	}
-	if _, err := crm.GetTalk(t.Context(), 1); !errors.Is(err, amojo.ErrNotFound) {
-		t.Errorf("unknown talk: %v", err)
-	}
+	require.ErrorAs(t, err, &closed, "second close")
+	require.ErrorIs(t, err, amojo.ErrTalkClosed, "second close")
+	require.Equal(t, talk.ID, closed.TalkID, "second close")
+	require.NoError(t, srv.RateTalk(int(talk.ID), 10))
+	done, err := crm.GetTalk(t.Context(), talk.ID)
+	require.NoError(t, err)
+	assert.False(t, done.InWork, "after the bot")
+	assert.Equal(t, 10, done.Rate, "after the bot")
+	_, err = crm.GetTalk(t.Context(), 1)
+	assert.ErrorIs(t, err, amojo.ErrNotFound, "unknown talk")
 }
 
 func TestChatEventsAgainstTheFake(t *testing.T) {
@@ -277,46 +243,41 @@ func TestChatEventsAgainstTheFake(t *testing.T) {
 	scopeID := connectFake(t, srv, chats)
 	start := time.Now().Add(-time.Second)
 	chatID, contactID := newChatWithContact(t, srv, chats, crm, scopeID, "c1")
-	if _, err := srv.ManagerReply(t.Context(), scopeID, chatID, amojotest.ManagerMessage{UserID: amojotest.DefaultManagerAmojoID, Text: "Hi"}); err == nil {
-		t.Fatal("webhook delivered")
-	}
+	_, err := srv.ManagerReply(t.Context(), scopeID, chatID, amojotest.ManagerMessage{UserID: amojotest.DefaultManagerAmojoID, Text: "Hi"})
+	require.Error(t, err, "webhook delivered")
 	talk := srv.Talks()[0]
-	if err := srv.LinkTalkToLead(talk.ID, 99120); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := srv.ManagerReply(t.Context(), scopeID, chatID, amojotest.ManagerMessage{Text: "Bot here"}); err == nil {
-		t.Fatal("webhook delivered")
-	}
+	require.NoError(t, srv.LinkTalkToLead(talk.ID, 99120))
+	_, err = srv.ManagerReply(t.Context(), scopeID, chatID, amojotest.ManagerMessage{Text: "Bot here"})
+	require.Error(t, err, "webhook delivered")
 	var got []amojo.ChatEvent
 	for e, err := range crm.AllChatEvents(t.Context(), amojo.ChatEventFilter{Since: start, ContactIDs: []int64{contactID}, Limit: 2}) {
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		got = append(got, e)
 	}
 	stored, _ := srv.Chat(chatID)
-	if len(got) != 3 || len(stored.Messages) != 3 {
-		t.Fatalf("%d events, %d messages", len(got), len(stored.Messages))
-	}
+	require.Len(t, got, 3, "events")
+	require.Len(t, stored.Messages, 3, "messages")
 	byMessage := map[string]amojo.ChatEvent{}
 	for _, e := range got {
 		byMessage[e.MessageID] = e
 	}
 	in, reply, bot := byMessage[stored.Messages[0].ID], byMessage[stored.Messages[1].ID], byMessage[stored.Messages[2].ID]
-	if in.Type != amojo.EventIncomingChat || in.EntityType != "contact" || in.ContactID != contactID || in.AccountID != amojotest.DefaultAccountNum {
-		t.Errorf("incoming %+v", in)
-	}
-	if reply.Type != amojo.EventOutgoingChat || reply.CreatedBy != amojotest.DefaultManagerID || reply.ContactID != contactID {
-		t.Errorf("reply %+v", reply)
-	}
+	assert.Equal(t, amojo.EventIncomingChat, in.Type, "incoming")
+	assert.Equal(t, "contact", in.EntityType, "incoming")
+	assert.Equal(t, contactID, in.ContactID, "incoming")
+	assert.Equal(t, int64(amojotest.DefaultAccountNum), in.AccountID, "incoming")
+	assert.Equal(t, amojo.EventOutgoingChat, reply.Type, "reply")
+	assert.Equal(t, int64(amojotest.DefaultManagerID), reply.CreatedBy, "reply")
+	assert.Equal(t, contactID, reply.ContactID, "reply")
 	// Filed under the lead, found by the contact filter, resolved to the contact.
-	if bot.EntityType != "lead" || bot.EntityID != 99120 || bot.LinkedTalkContactID != contactID || bot.ContactID != contactID || bot.CreatedBy != 0 {
-		t.Errorf("bot %+v", bot)
-	}
+	assert.Equal(t, "lead", bot.EntityType, "bot")
+	assert.Equal(t, int64(99120), bot.EntityID, "bot")
+	assert.Equal(t, contactID, bot.LinkedTalkContactID, "bot")
+	assert.Equal(t, contactID, bot.ContactID, "bot")
+	assert.Zero(t, bot.CreatedBy, "bot")
 	page, err := crm.ChatEvents(t.Context(), amojo.ChatEventFilter{Since: time.Now().Add(time.Hour)})
-	if err != nil || len(page.Events) != 0 {
-		t.Errorf("future window %+v, %v", page, err)
-	}
+	require.NoError(t, err, "future window")
+	assert.Empty(t, page.Events, "future window")
 }
 
 func downHook(t *testing.T) string {
@@ -364,9 +325,8 @@ func TestCatchUpFindsAnUndeliveredMessage(t *testing.T) {
 	// The integration itself imports a manager's message (it needs no delivery).
 	manager := amojo.Participant{ID: "manager", RefID: amojotest.DefaultManagerAmojoID, Name: "Manager"}
 	client := amojo.Participant{ID: "client-a", Name: "Client a"}
-	if _, err := chats.SendMessage(t.Context(), scopeID, amojo.ManagerMessage("out-1", "a", time.Now(), manager, client, amojo.Text{Text: "imported"})); err != nil {
-		t.Fatal(err)
-	}
+	_, err := chats.SendMessage(t.Context(), scopeID, amojo.ManagerMessage("out-1", "a", time.Now(), manager, client, amojo.Text{Text: "imported"}))
+	require.NoError(t, err)
 	mu.Lock()
 	up = false
 	mu.Unlock()
@@ -377,19 +337,15 @@ func TestCatchUpFindsAnUndeliveredMessage(t *testing.T) {
 		defer mu.Unlock()
 		return handled[id]
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(missed) != 1 || missed[0].Message.Text != "lost" || missed[0].Receiver == nil || missed[0].Receiver.ClientID != "client-b" {
-		t.Fatalf("missed %+v", missed)
-	}
+	require.NoError(t, err)
+	require.Len(t, missed, 1)
+	require.Equal(t, "lost", missed[0].Message.Text)
+	require.NotNil(t, missed[0].Receiver)
+	require.Equal(t, "client-b", missed[0].Receiver.ClientID)
 	stored, _ := srv.Chat(chatB)
-	if missed[0].Message.ID != stored.Messages[1].ID {
-		t.Errorf("message id %s, want %s", missed[0].Message.ID, stored.Messages[1].ID)
-	}
-	if len(srv.Events()) != 5 || contactA == 0 {
-		t.Errorf("%d events", len(srv.Events()))
-	}
+	assert.Equal(t, stored.Messages[1].ID, missed[0].Message.ID, "message id")
+	assert.Len(t, srv.Events(), 5, "events")
+	assert.NotZero(t, contactA)
 }
 
 // Sustained 429s get the account blocked; the SDK reports it once per call,
@@ -403,16 +359,16 @@ func TestAccountBlockedAgainstTheFake(t *testing.T) {
 	for i := 0; i < 10 && !errors.Is(err, amojo.ErrAccountBlocked); i++ {
 		_, err = crm.Account(t.Context())
 	}
-	if !errors.Is(err, amojo.ErrAccountBlocked) || !srv.Blocked(amojotest.DefaultAccountID) {
-		t.Fatalf("err = %v", err)
-	}
+	require.ErrorIs(t, err, amojo.ErrAccountBlocked)
+	require.True(t, srv.Blocked(amojotest.DefaultAccountID), "the fake has not blocked the account")
 	var ae *amojo.APIError
-	if !errors.As(err, &ae) || ae.StatusCode != 403 || ae.ContentType != "text/html" || ae.RequestID != "" || !strings.Contains(err.Error(), "blocked") {
-		t.Errorf("%v (%+v)", err, ae)
-	}
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, 403, ae.StatusCode)
+	assert.Equal(t, "text/html", ae.ContentType)
+	assert.Empty(t, ae.RequestID)
+	assert.Contains(t, err.Error(), "blocked")
 	before := len(srv.Requests())
 	_, err = srv.CRMClient().Sources(t.Context(), amojo.SourceFilter{})
-	if !errors.Is(err, amojo.ErrAccountBlocked) || len(srv.Requests()) != before+1 {
-		t.Errorf("default policy: %v after %d requests", err, len(srv.Requests())-before)
-	}
+	assert.ErrorIs(t, err, amojo.ErrAccountBlocked, "default policy")
+	assert.Len(t, srv.Requests(), before+1, "default policy: never retried")
 }

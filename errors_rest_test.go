@@ -1,11 +1,12 @@
 package amojo
 
 import (
-	"errors"
 	"net/http"
-	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // restAPIError decodes body as the REST client would (rest set), with the
@@ -25,27 +26,25 @@ func TestAPIErrorHintRequestIDContentType(t *testing.T) {
 	t.Parallel()
 	e := restAPIError(t, 401, restFixture(t, "problem_401_hint.json"),
 		"Content-Type", "application/problem+json", "X-Request-Id", "5f2836a8ca475")
-	if e.Hint != "Token has been revoked" || e.RequestID != "5f2836a8ca475" || e.ContentType != "application/problem+json" {
-		t.Errorf("Hint %q RequestID %q ContentType %q", e.Hint, e.RequestID, e.ContentType)
-	}
+	assert.Equal(t, "Token has been revoked", e.Hint)
+	assert.Equal(t, "5f2836a8ca475", e.RequestID)
+	assert.Equal(t, "application/problem+json", e.ContentType)
 	want := "amojo: GET /api/v4/sources: 401 Неавторизованный запрос: Срок действия токена истёк (hint: Token has been revoked) (request id 5f2836a8ca475)"
-	if e.Error() != want {
-		t.Errorf("Error()\n got %q\nwant %q", e.Error(), want)
-	}
-	if !errors.Is(e, ErrUnauthorized) || errors.Is(e, ErrAccountBlocked) {
-		t.Errorf("Is: unauthorized %v, blocked %v", errors.Is(e, ErrUnauthorized), errors.Is(e, ErrAccountBlocked))
-	}
+	assert.EqualError(t, e, want)
+	assert.ErrorIs(t, e, ErrUnauthorized)
+	assert.NotErrorIs(t, e, ErrAccountBlocked)
 }
 
 func TestAPIErrorRequestIDIsCleaned(t *testing.T) {
 	t.Parallel()
 	e := restAPIError(t, 500, nil, "X-Request-Id", "abc\x00\x1b[31mdef\x7f"+strings.Repeat("x", 500))
-	if strings.ContainsAny(e.RequestID, "\x00\x1b\x7f") || len(e.RequestID) > maxRequestIDLen || !strings.HasPrefix(e.RequestID, "abc[31mdef") {
-		t.Errorf("RequestID %q (%d bytes)", e.RequestID, len(e.RequestID))
-	}
-	if e := restAPIError(t, 500, nil); e.RequestID != "" || strings.Contains(e.Error(), "request id") {
-		t.Errorf("no header: RequestID %q, Error %q", e.RequestID, e.Error())
-	}
+	assert.False(t, strings.ContainsAny(e.RequestID, "\x00\x1b\x7f"), "RequestID %q", e.RequestID)
+	assert.LessOrEqual(t, len(e.RequestID), maxRequestIDLen, "RequestID %q", e.RequestID)
+	assert.True(t, strings.HasPrefix(e.RequestID, "abc[31mdef"), "RequestID %q", e.RequestID)
+
+	e = restAPIError(t, 500, nil)
+	assert.Empty(t, e.RequestID, "no header")
+	assert.NotContains(t, e.Error(), "request id", "no header")
 }
 
 // The sources batch delete names a missing id under "errors", whose inner
@@ -54,12 +53,8 @@ func TestAPIErrorBatchErrorsKey(t *testing.T) {
 	t.Parallel()
 	e := restAPIError(t, 400, restFixture(t, "sources_delete_400.json"))
 	want := []ItemErrors{{RequestID: "1", Errors: []FieldError{{Code: "EntityNotFound", Path: "id", Detail: "Entity with id 700199 not found"}}}}
-	if !reflect.DeepEqual(e.ValidationErrors, want) {
-		t.Errorf("ValidationErrors = %+v", e.ValidationErrors)
-	}
-	if got := e.Error(); got != "amojo: GET /api/v4/sources: 400 Bad Request: Invalid request items; item 1: id: Entity with id 700199 not found (EntityNotFound)" {
-		t.Errorf("Error() = %q", got)
-	}
+	assert.Equal(t, want, e.ValidationErrors)
+	assert.EqualError(t, e, "amojo: GET /api/v4/sources: 400 Bad Request: Invalid request items; item 1: id: Entity with id 700199 not found (EntityNotFound)")
 	// Both keys in one body, request ids as numbers, inner lists either way.
 	e = restAPIError(t, 400, []byte(`{"validation-errors":[{"request_id":0,"errors":[{"code":"A","path":"p","detail":"d"}]}],`+
 		`"errors":[{"request_id":"2","errors":[{"code":"B","path":"q","detail":"e"}]},{"request_id":3,"errors":null}]}`))
@@ -68,40 +63,25 @@ func TestAPIErrorBatchErrorsKey(t *testing.T) {
 		{RequestID: "2", Errors: []FieldError{{Code: "B", Path: "q", Detail: "e"}}},
 		{RequestID: "3"},
 	}
-	if !reflect.DeepEqual(e.ValidationErrors, want) {
-		t.Errorf("ValidationErrors = %+v", e.ValidationErrors)
-	}
+	assert.Equal(t, want, e.ValidationErrors)
 	be := newBatchError("delete sources", 0, 4, []string{"0", "1", "2", "3"}, e)
-	if !reflect.DeepEqual(be.Failed, []int{0, 2, 3}) {
-		t.Errorf("Failed = %v", be.Failed)
-	}
+	assert.Equal(t, []int{0, 2, 3}, be.Failed)
 }
 
 func TestAPIErrorBlocked(t *testing.T) {
 	t.Parallel()
 	page := restFixture(t, "blocked_403.html")
 	e := restAPIError(t, 403, page, "Content-Type", "text/html")
-	if !errors.Is(e, ErrAccountBlocked) {
-		t.Fatal("HTML 403 does not match ErrAccountBlocked")
-	}
-	if errors.Is(e, ErrInvalidSignature) || errors.Is(e, ErrUnauthorized) {
-		t.Error("HTML 403 matches another sentinel")
-	}
-	if e.ContentType != "text/html" || string(e.Body) != string(page) {
-		t.Errorf("ContentType %q Body %q", e.ContentType, e.Body)
-	}
-	want := "amojo: GET /api/v4/sources: 403 Forbidden: " + blockedMessage
-	if e.Error() != want {
-		t.Errorf("Error() = %q", e.Error())
-	}
+	require.ErrorIs(t, e, ErrAccountBlocked, "HTML 403")
+	assert.NotErrorIs(t, e, ErrInvalidSignature, "HTML 403 matches another sentinel")
+	assert.NotErrorIs(t, e, ErrUnauthorized, "HTML 403 matches another sentinel")
+	assert.Equal(t, "text/html", e.ContentType)
+	assert.Equal(t, string(page), string(e.Body))
+	assert.EqualError(t, e, "amojo: GET /api/v4/sources: 403 Forbidden: "+blockedMessage)
 	for _, w := range []string{"blocked", "429", "stop every call", "support"} {
-		if !strings.Contains(e.Error(), w) {
-			t.Errorf("message lacks %q", w)
-		}
+		assert.Contains(t, e.Error(), w)
 	}
-	if strings.Contains(e.Error(), "<html>") {
-		t.Error("message repeats the page")
-	}
+	assert.NotContains(t, e.Error(), "<html>", "message repeats the page")
 
 	// Not a block: REST 403 with problem+json, REST 403 without a body (a
 	// plain 403), and amojo's 403 (a bad signature) whatever its body.
@@ -116,31 +96,6 @@ func TestAPIErrorBlocked(t *testing.T) {
 		{"amojo", apiErrorFrom(t, 403, string(page))},
 		{"REST 404 page", restAPIError(t, 404, page)},
 	} {
-		if errors.Is(tc.e, ErrAccountBlocked) {
-			t.Errorf("%s: matches ErrAccountBlocked", tc.name)
-		}
-	}
-}
-
-// A blocked account is asked once: no retry, whatever the policy.
-func TestBlockedIsNeverRetried(t *testing.T) {
-	t.Parallel()
-	c, s := restSetup(t, WithRetry(RetryPolicy{MaxAttempts: 5}))
-	page := restFixture(t, "blocked_403.html")
-	s.handle("GET", "/api/v4/account", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(http.StatusForbidden)
-		_, _ = w.Write(page)
-	})
-	_, err := c.Account(t.Context())
-	if !errors.Is(err, ErrAccountBlocked) {
-		t.Fatalf("err = %v", err)
-	}
-	var re *RetryError
-	if errors.As(err, &re) {
-		t.Errorf("retried: %v", err)
-	}
-	if n := len(s.requests()); n != 1 {
-		t.Errorf("%d requests, want 1", n)
+		assert.NotErrorIs(t, tc.e, ErrAccountBlocked, tc.name)
 	}
 }

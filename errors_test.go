@@ -1,11 +1,13 @@
 package amojo
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func apiErrorFrom(t *testing.T, code int, body string, headers ...string) *APIError {
@@ -40,15 +42,11 @@ func TestAPIErrorDecodesBodies(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := apiErrorFrom(t, 400, tc.body)
-			if e.Code != tc.code || e.Message != tc.msg || e.Detail != tc.detail {
-				t.Errorf("decoded %+v", e)
-			}
-			if e.Error() != tc.text {
-				t.Errorf("Error() = %q\nwant      %q", e.Error(), tc.text)
-			}
-			if string(e.Body) != tc.body {
-				t.Errorf("Body = %q", e.Body)
-			}
+			assert.Equal(t, tc.code, e.Code)
+			assert.Equal(t, tc.msg, e.Message)
+			assert.Equal(t, tc.detail, e.Detail)
+			assert.Equal(t, tc.text, e.Error())
+			assert.Equal(t, tc.body, string(e.Body))
 		})
 	}
 }
@@ -70,13 +68,11 @@ func TestAPIErrorIs(t *testing.T) {
 	for _, tc := range cases {
 		e := apiErrorFrom(t, tc.code, tc.body)
 		var err error = &RetryError{Attempts: 2, Err: e}
-		if tc.is != nil && !errors.Is(err, tc.is) {
-			t.Errorf("%d %s: not %v", tc.code, tc.body, tc.is)
+		if tc.is != nil {
+			assert.ErrorIs(t, err, tc.is, "%d %s", tc.code, tc.body)
 		}
 		for _, n := range tc.not {
-			if errors.Is(err, n) {
-				t.Errorf("%d %s: matches %v", tc.code, tc.body, n)
-			}
+			assert.NotErrorIs(t, err, n, "%d %s", tc.code, tc.body)
 		}
 	}
 }
@@ -84,9 +80,7 @@ func TestAPIErrorIs(t *testing.T) {
 func TestAPIErrorTruncatesBody(t *testing.T) {
 	t.Parallel()
 	e := apiErrorFrom(t, 500, strings.Repeat("x", 10000))
-	if len(e.Body) != maxErrorBody {
-		t.Fatalf("len(Body) = %d", len(e.Body))
-	}
+	require.Len(t, e.Body, maxErrorBody)
 }
 
 func TestParseRetryAfter(t *testing.T) {
@@ -104,22 +98,17 @@ func TestParseRetryAfter(t *testing.T) {
 		"99999999999999": 24 * time.Hour,
 	}
 	for in, want := range cases {
-		if got := parseRetryAfter(in, now); got != want {
-			t.Errorf("parseRetryAfter(%q) = %v, want %v", in, got, want)
-		}
+		assert.Equal(t, want, parseRetryAfter(in, now), "parseRetryAfter(%q)", in)
 	}
 	e := apiErrorFrom(t, 429, "", "Retry-After", "5")
-	if e.RetryAfter != 5*time.Second || !strings.Contains(e.Error(), "429") {
-		t.Errorf("429: %+v %q", e, e.Error())
-	}
+	assert.Equal(t, 5*time.Second, e.RetryAfter)
+	assert.Contains(t, e.Error(), "429")
 }
 
 func TestValidationErrorMessage(t *testing.T) {
 	t.Parallel()
 	err := error(invalid("Content.FileName", "required for file messages"))
-	if err.Error() != "amojo: invalid Content.FileName: required for file messages" {
-		t.Fatal(err.Error())
-	}
+	require.EqualError(t, err, "amojo: invalid Content.FileName: required for file messages")
 }
 
 func FuzzDecodeErrorBody(f *testing.F) {

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestAllChatEventsWireAndDecoding(t *testing.T) {
@@ -19,12 +21,10 @@ func TestAllChatEventsWireAndDecoding(t *testing.T) {
 	since, until := time.Unix(1767228600, 0), time.Unix(1767232200, 0)
 	var got []ChatEvent
 	for e, err := range c.AllChatEvents(t.Context(), ChatEventFilter{Since: since, Until: until}) {
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		got = append(got, e)
 	}
-	wantEqual(t, "events", got, []ChatEvent{
+	assert.Equal(t, []ChatEvent{
 		{
 			ID: "01jh7q2x9c4m8v0k3t6n5r1bz", Type: EventOutgoingChat, MessageID: "b7e0c1d2-5a44-4f19-8e3b-0d9a6c7f2e81",
 			ContactID: 8801, EntityID: 99120, EntityType: "lead", LinkedTalkContactID: 8801, CreatedBy: 6101,
@@ -39,18 +39,15 @@ func TestAllChatEventsWireAndDecoding(t *testing.T) {
 			ContactID: 8802, EntityID: 2210, EntityType: "customer", LinkedTalkContactID: 8802, CreatedBy: 6101,
 			CreatedAt: time.Unix(1767228900, 0).UTC(), AccountID: 31000001,
 		},
-	})
+	}, got, "events")
 	reqs := s.requests()
-	if len(reqs) != 2 {
-		t.Fatalf("%d requests", len(reqs))
-	}
+	require.Len(t, reqs, 2)
 	for i, r := range reqs {
 		restCheckHeaders(t, r)
 		want := "filter%5Bcreated_at%5D%5Bfrom%5D=1767228600&filter%5Bcreated_at%5D%5Bto%5D=1767232200&filter%5Bentity%5D%5B%5D=contact" +
 			"&filter%5Btype%5D%5B%5D=incoming_chat_message&filter%5Btype%5D%5B%5D=outgoing_chat_message&limit=100&page=" + fmt.Sprint(i+1)
-		if r.Path != restBase+"/api/v4/events" || r.Query != want {
-			t.Errorf("request %d: %s?%s\nwant ?%s", i, r.Path, r.Query, want)
-		}
+		assert.Equal(t, restBase+"/api/v4/events", r.Path, "request %d", i)
+		assert.Equal(t, want, r.Query, "request %d", i)
 	}
 }
 
@@ -61,23 +58,22 @@ func TestChatEventsQuery(t *testing.T) {
 	p, err := c.ChatEvents(t.Context(), ChatEventFilter{
 		Types: []ChatEventType{EventOutgoingChat, EventOutgoingChat}, ContactIDs: []int64{8801, 8802}, CreatedBy: []int64{6101}, Page: 2, Limit: 10,
 	})
-	if err != nil || len(p.Events) != 0 || p.Events == nil || p.Next || p.Page != 2 {
-		t.Fatalf("page %+v, %v", p, err)
-	}
+	require.NoError(t, err)
+	require.Equal(t, ChatEventPage{Events: []ChatEvent{}, Page: 2}, *p, "want an empty (not nil) page 2 without next")
 	r := wantOneRequest(t, s, "GET", "/api/v4/events", s.requests()[0].Query, nil)
 	q, _ := url.ParseQuery(r.Query)
-	wantEqual(t, "query", q, url.Values{
+	assert.Equal(t, url.Values{
 		"filter[type][]": {"outgoing_chat_message"}, "filter[entity][]": {"contact"}, "filter[entity_id][]": {"8801", "8802"},
 		"filter[created_by][]": {"6101"}, "page": {"2"}, "limit": {"10"},
-	})
+	}, q, "query")
 
 	// Direct messages alone are not filtered by contact.
-	if _, err := c.ChatEvents(t.Context(), ChatEventFilter{Types: []ChatEventType{EventDirectMessage}}); err != nil {
-		t.Fatal(err)
-	}
-	if q := s.requests()[1].Query; strings.Contains(q, "filter%5Bentity") || !strings.Contains(q, "entity_direct_message") {
-		t.Errorf("query %s", q)
-	}
+	_, err = c.ChatEvents(t.Context(), ChatEventFilter{Types: []ChatEventType{EventDirectMessage}})
+	require.NoError(t, err)
+	reqs := s.requests()
+	require.Len(t, reqs, 2)
+	assert.NotContains(t, reqs[1].Query, "filter%5Bentity")
+	assert.Contains(t, reqs[1].Query, "entity_direct_message")
 }
 
 func TestChatEventsValidation(t *testing.T) {
@@ -104,9 +100,7 @@ func TestChatEventsValidation(t *testing.T) {
 			wantValidation(t, err, tc.field)
 		}
 	}
-	if n := len(s.requests()); n != 0 {
-		t.Errorf("%d requests for invalid filters", n)
-	}
+	assert.Empty(t, s.requests(), "requests for invalid filters")
 }
 
 // A server that ignores page= must not loop the iterator for ever.
@@ -120,9 +114,8 @@ func TestAllChatEventsStopsOnARepeatedPage(t *testing.T) {
 			err = e
 		}
 	}
-	if err == nil || !strings.Contains(err.Error(), "page 2 repeats page 1") || len(s.requests()) != 2 {
-		t.Errorf("err = %v after %d requests", err, len(s.requests()))
-	}
+	assert.ErrorContains(t, err, "page 2 repeats page 1")
+	assert.Len(t, s.requests(), 2)
 }
 
 // value_after of another shape gives no message id; it does not fail.
@@ -138,9 +131,7 @@ func TestChatEventOddShapes(t *testing.T) {
 			ChatEvent{ID: "e", Type: EventOutgoingChat, EntityID: 5, EntityType: "lead", MessageID: "m"}},
 	} {
 		var b eventBody
-		if err := json.Unmarshal([]byte(tc.body), &b); err != nil {
-			t.Fatal(err)
-		}
-		wantEqual(t, tc.body, b.event(), tc.want)
+		require.NoError(t, json.Unmarshal([]byte(tc.body), &b))
+		assert.Equal(t, tc.want, b.event(), tc.body)
 	}
 }

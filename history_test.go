@@ -2,15 +2,15 @@ package amojo
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const vecHistoryChat = "8e4d4baa-9e6c-4a88-838a-5f62be227bdc"
@@ -20,18 +20,12 @@ func TestHistoryDerivedVector(t *testing.T) {
 	now := vecDate(t, "Thu, 16 Dec 2021 13:15:29 +0000")
 	s := newWireServer(t, now, answerFile(t, "history_seed.json"))
 	msgs, err := s.client.History(t.Context(), vecScopeID, vecHistoryChat, HistoryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	r := s.only()
 	path := "/v2/origin/custom/" + vecScopeID + "/chats/" + vecHistoryChat + "/history"
 	checkWire(t, r, "GET", path, "limit=50&offset=0", now)
-	if got := r.Header.Get("Content-MD5"); got != "d41d8cd98f00b204e9800998ecf8427e" {
-		t.Errorf("Content-MD5 = %s", got)
-	}
-	if got := r.Header.Get("X-Signature"); got != "0e371454cbfcac8c35b3e130a1224a4957c5e8a7" {
-		t.Errorf("X-Signature = %s (the query must not be signed)", got)
-	}
+	assert.Equal(t, "d41d8cd98f00b204e9800998ecf8427e", r.Header.Get("Content-MD5"))
+	assert.Equal(t, "0e371454cbfcac8c35b3e130a1224a4957c5e8a7", r.Header.Get("X-Signature"), "the query must not be signed")
 
 	want := []HistoryMessage{
 		{
@@ -60,38 +54,38 @@ func TestHistoryDerivedVector(t *testing.T) {
 			},
 		},
 	}
-	if !reflect.DeepEqual(msgs, want) {
-		t.Errorf("history =\n%+v\nwant\n%+v", msgs, want)
-	}
+	assert.Equal(t, want, msgs)
 }
 
 func TestHistoryDecodesKinds(t *testing.T) {
 	t.Parallel()
 	s := newWireServer(t, vecMsgTime, answerFile(t, "history_media.json"))
 	msgs, err := s.client.History(t.Context(), vecScopeID, vecChatRef, HistoryOptions{Offset: 10, Limit: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	checkWire(t, s.only(), "GET", "/v2/origin/custom/"+vecScopeID+"/chats/"+vecChatRef+"/history", "limit=4&offset=10", vecMsgTime)
-	if len(msgs) != 4 {
-		t.Fatalf("got %d messages", len(msgs))
-	}
-	if !msgs[0].Time.Equal(vecMsgTime) || msgs[0].Sender.Phone != "+7915" || msgs[0].Message.MediaGroupID != "g-1" ||
-		msgs[0].Message.FileSize != 2048 || msgs[0].Message.Thumbnail != "https://example.com/t.jpg" || msgs[0].Receiver != nil {
-		t.Errorf("picture: %+v", msgs[0])
-	}
-	if msgs[1].Receiver == nil || msgs[1].Receiver.ClientID != "c-1" || msgs[1].Message.Location == nil || *msgs[1].Message.Location != (GeoPoint{Lon: 37.6, Lat: 55.7}) {
-		t.Errorf("location: %+v", msgs[1])
-	}
-	if msgs[1].Time.UnixMilli() != 1639660500001 {
-		t.Errorf("milliseconds lost: %v", msgs[1].Time)
-	}
-	if msgs[2].Message.MediaDuration != 4 || !msgs[2].Time.Equal(time.Unix(1639660400, 0)) {
-		t.Errorf("voice: %+v", msgs[2])
-	}
-	if msgs[3].Message.Contact == nil || msgs[3].Message.Contact.Phone != "+7999" {
-		t.Errorf("contact: %+v", msgs[3])
-	}
+	require.Len(t, msgs, 4)
+
+	picture := msgs[0]
+	assert.True(t, picture.Time.Equal(vecMsgTime), "picture time %v", picture.Time)
+	assert.Equal(t, "+7915", picture.Sender.Phone)
+	assert.Equal(t, "g-1", picture.Message.MediaGroupID)
+	assert.Equal(t, int64(2048), picture.Message.FileSize)
+	assert.Equal(t, "https://example.com/t.jpg", picture.Message.Thumbnail)
+	assert.Nil(t, picture.Receiver)
+
+	location := msgs[1]
+	require.NotNil(t, location.Receiver)
+	assert.Equal(t, "c-1", location.Receiver.ClientID)
+	assert.Equal(t, &GeoPoint{Lon: 37.6, Lat: 55.7}, location.Message.Location)
+	assert.Equal(t, int64(1639660500001), location.Time.UnixMilli(), "milliseconds lost")
+
+	voice := msgs[2]
+	assert.Equal(t, 4, voice.Message.MediaDuration)
+	assert.True(t, voice.Time.Equal(time.Unix(1639660400, 0)), "voice time %v", voice.Time)
+
+	contact := msgs[3]
+	require.NotNil(t, contact.Message.Contact)
+	assert.Equal(t, "+7999", contact.Message.Contact.Phone)
 }
 
 func TestHistoryNoContentIsEmpty(t *testing.T) {
@@ -104,12 +98,8 @@ func TestHistoryNoContentIsEmpty(t *testing.T) {
 			t.Parallel()
 			s := newWireServer(t, vecMsgTime, answer(tt.code, tt.body))
 			msgs, err := s.client.History(t.Context(), vecScopeID, vecChatRef, HistoryOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if msgs == nil || len(msgs) != 0 {
-				t.Errorf("messages = %#v, want an empty slice", msgs)
-			}
+			require.NoError(t, err)
+			assert.Equal(t, []HistoryMessage{}, msgs, "want an empty slice, not nil")
 		})
 	}
 }
@@ -139,14 +129,10 @@ func TestHistoryValidation(t *testing.T) {
 				n++
 				wantValidation(t, err, tt.field)
 			}
-			if n != 1 {
-				t.Errorf("AllHistory yielded %d times, want one error", n)
-			}
+			assert.Equal(t, 1, n, "AllHistory must yield one error")
 		})
 	}
-	if n := len(s.requests()); n != 0 {
-		t.Errorf("%d requests sent for invalid input", n)
-	}
+	assert.Empty(t, s.requests(), "requests sent for invalid input")
 }
 
 // pagedHistory serves total messages newest first, honouring limit and
@@ -160,9 +146,8 @@ func pagedHistory(t *testing.T, total, failAt int) func(int, http.ResponseWriter
 		}
 		limit, err1 := strconv.Atoi(r.URL.Query().Get("limit"))
 		offset, err2 := strconv.Atoi(r.URL.Query().Get("offset"))
-		if err1 != nil || err2 != nil {
-			t.Errorf("bad query %q", r.URL.RawQuery)
-		}
+		assert.NoError(t, err1, "bad query %q", r.URL.RawQuery)
+		assert.NoError(t, err2, "bad query %q", r.URL.RawQuery)
 		var items []historyItem
 		for i := offset; i < min(offset+limit, total); i++ {
 			items = append(items, historyItem{
@@ -199,30 +184,20 @@ func TestAllHistory(t *testing.T) {
 			opts := tt.opts
 			var ids []string
 			for m, err := range s.client.AllHistory(t.Context(), vecScopeID, vecChatRef, opts) {
-				if err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, err)
 				ids = append(ids, m.Message.ID)
 			}
-			if want := tt.total - tt.wantFirst; len(ids) != want {
-				t.Fatalf("got %d messages, want %d", len(ids), want)
-			}
+			require.Len(t, ids, tt.total-tt.wantFirst)
 			for i, id := range ids {
-				if want := fmt.Sprint("m-", tt.wantFirst+i); id != want {
-					t.Fatalf("message %d = %s, want %s", i, id, want)
-				}
+				require.Equal(t, fmt.Sprint("m-", tt.wantFirst+i), id, "message %d", i)
 			}
 			var queries []string
 			for _, r := range s.requests() {
 				queries = append(queries, r.Query)
 				checkWire(t, r, "GET", "/v2/origin/custom/"+vecScopeID+"/chats/"+vecChatRef+"/history", r.Query, vecMsgTime)
 			}
-			if !reflect.DeepEqual(queries, tt.wantQueries) {
-				t.Errorf("queries = %q, want %q", queries, tt.wantQueries)
-			}
-			if opts != tt.opts {
-				t.Errorf("options changed to %+v", opts)
-			}
+			assert.Equal(t, tt.wantQueries, queries)
+			assert.Equal(t, tt.opts, opts, "options changed")
 		})
 	}
 }
@@ -232,17 +207,13 @@ func TestAllHistoryEarlyBreak(t *testing.T) {
 	s := newWireServer(t, vecMsgTime, pagedHistory(t, 500, -1))
 	n := 0
 	for _, err := range s.client.AllHistory(t.Context(), vecScopeID, vecChatRef, HistoryOptions{}) {
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		n++
 		if n == 60 {
 			break
 		}
 	}
-	if got := len(s.requests()); got != 2 {
-		t.Errorf("%d requests for 60 messages, want 2", got)
-	}
+	assert.Len(t, s.requests(), 2, "requests for 60 messages")
 }
 
 func TestAllHistoryErrorMidway(t *testing.T) {
@@ -256,21 +227,15 @@ func TestAllHistoryErrorMidway(t *testing.T) {
 			last = err
 			continue
 		}
-		if errs > 0 {
-			t.Fatal("message yielded after the error")
-		}
+		require.Zero(t, errs, "message yielded after the error")
 		msgs++
 	}
-	if msgs != 50 || errs != 1 {
-		t.Errorf("got %d messages and %d errors, want 50 and 1", msgs, errs)
-	}
+	assert.Equal(t, 50, msgs, "messages")
+	assert.Equal(t, 1, errs, "errors")
 	var ae *APIError
-	if !errors.As(last, &ae) || ae.StatusCode != http.StatusInternalServerError {
-		t.Errorf("err = %v, want the 500 *APIError", last)
-	}
-	if got := len(s.requests()); got != 2 {
-		t.Errorf("%d requests, want 2", got)
-	}
+	require.ErrorAs(t, last, &ae, "want the 500 *APIError")
+	assert.Equal(t, http.StatusInternalServerError, ae.StatusCode)
+	assert.Len(t, s.requests(), 2)
 }
 
 // historyPage answers one full page of history whose message ids are
@@ -296,9 +261,7 @@ func walkHistory(t *testing.T, c *Client, opts HistoryOptions, guard int) ([]str
 			return ids, err
 		}
 		ids = append(ids, m.Message.ID)
-		if len(ids) > guard {
-			t.Fatalf("AllHistory walked past %d messages", guard)
-		}
+		require.LessOrEqual(t, len(ids), guard, "AllHistory walked past %d messages", guard)
 	}
 	return ids, nil
 }
@@ -308,12 +271,10 @@ func TestAllHistoryStopsAtMaxPages(t *testing.T) {
 	// A server that always has one more full page of new messages.
 	s := newWireServer(t, vecMsgTime, historyPage(10, func(n, i int) string { return fmt.Sprintf("m-%d-%d", n, i) }))
 	ids, err := walkHistory(t, s.client, HistoryOptions{Limit: 10, MaxPages: 5}, 1000)
-	if !errors.Is(err, ErrHistoryTooLong) || !strings.Contains(err.Error(), "stopped after 5 full pages, at offset 50") {
-		t.Fatalf("err = %v, want ErrHistoryTooLong after 5 pages", err)
-	}
-	if len(ids) != 50 || len(s.requests()) != 5 {
-		t.Errorf("%d messages in %d requests, want 50 in 5", len(ids), len(s.requests()))
-	}
+	require.ErrorIs(t, err, ErrHistoryTooLong)
+	require.ErrorContains(t, err, "stopped after 5 full pages, at offset 50")
+	assert.Len(t, ids, 50)
+	assert.Len(t, s.requests(), 5)
 }
 
 // roundTripFunc is an http.RoundTripper that never touches the network.
@@ -335,9 +296,9 @@ func TestAllHistoryStopsAtTheDefaultPageCap(t *testing.T) {
 	})}
 	c, _, _ := newTestClient(t, "http://127.0.0.1:1", WithHTTPClient(hc))
 	ids, err := walkHistory(t, c, HistoryOptions{Limit: 1}, 2*DefaultMaxHistoryPages)
-	if !errors.Is(err, ErrHistoryTooLong) || requests != DefaultMaxHistoryPages || len(ids) != DefaultMaxHistoryPages {
-		t.Fatalf("%d messages in %d requests, err %v", len(ids), requests, err)
-	}
+	require.ErrorIs(t, err, ErrHistoryTooLong)
+	require.Equal(t, DefaultMaxHistoryPages, requests)
+	require.Len(t, ids, DefaultMaxHistoryPages)
 }
 
 func TestAllHistoryStopsOnAPageWithoutNewIDs(t *testing.T) {
@@ -357,12 +318,10 @@ func TestAllHistoryStopsOnAPageWithoutNewIDs(t *testing.T) {
 			t.Parallel()
 			s := newWireServer(t, vecMsgTime, historyPage(10, tc.ids))
 			ids, err := walkHistory(t, s.client, HistoryOptions{Limit: 10}, 1000)
-			if err == nil || !strings.Contains(err.Error(), "brings no message id not seen before") || errors.Is(err, ErrHistoryTooLong) {
-				t.Fatalf("err = %v", err)
-			}
-			if len(ids) != tc.messages || len(s.requests()) != tc.requests {
-				t.Errorf("%d messages in %d requests, want %d in %d", len(ids), len(s.requests()), tc.messages, tc.requests)
-			}
+			require.ErrorContains(t, err, "brings no message id not seen before")
+			require.NotErrorIs(t, err, ErrHistoryTooLong)
+			assert.Len(t, ids, tc.messages)
+			assert.Len(t, s.requests(), tc.requests)
 		})
 	}
 }
@@ -377,16 +336,12 @@ func TestAllHistoryYieldsAMessageOnce(t *testing.T) {
 		historyPage(count, func(_, i int) string { return fmt.Sprint("m-", from+i) })(n, w, r)
 	})
 	ids, err := walkHistory(t, s.client, HistoryOptions{Limit: 10}, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := make([]string, 21)
 	for i := range want {
 		want[i] = fmt.Sprint("m-", i)
 	}
-	if !reflect.DeepEqual(ids, want) {
-		t.Errorf("ids = %q, want %q", ids, want)
-	}
+	assert.Equal(t, want, ids)
 }
 
 func TestAllHistoryRefusesNegativeMaxPages(t *testing.T) {

@@ -2,12 +2,14 @@ package amojo
 
 import (
 	"encoding/base64"
-	"errors"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // testJWT builds a compact JWT with the given claims JSON and a dummy
@@ -41,21 +43,16 @@ func TestParseJWT(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, ok := parseJWT(tt.tok)
-			if ok != tt.ok {
-				t.Fatalf("ok = %v", ok)
+			require.Equal(t, tt.ok, ok)
+			if tt.exp != 0 {
+				assert.Equal(t, tt.exp, c.Expiry.Unix(), "exp")
+			} else {
+				assert.True(t, c.Expiry.IsZero(), "exp = %v, want none", c.Expiry)
 			}
-			if got := c.Expiry.Unix(); tt.exp != 0 && got != tt.exp {
-				t.Errorf("exp = %d, want %d", got, tt.exp)
+			if tt.iat != 0 {
+				assert.Equal(t, tt.iat, c.IssuedAt.Unix(), "iat")
 			}
-			if tt.exp == 0 && !c.Expiry.IsZero() {
-				t.Errorf("exp = %v, want none", c.Expiry)
-			}
-			if tt.iat != 0 && c.IssuedAt.Unix() != tt.iat {
-				t.Errorf("iat = %v", c.IssuedAt)
-			}
-			if c.APIDomain != tt.domain {
-				t.Errorf("api_domain = %q", c.APIDomain)
-			}
+			assert.Equal(t, tt.domain, c.APIDomain, "api_domain")
 		})
 	}
 }
@@ -63,15 +60,12 @@ func TestParseJWT(t *testing.T) {
 func TestStaticTokenExpiry(t *testing.T) {
 	t.Parallel()
 	exp, ok := StaticToken(testJWT(`{"exp":1767312000}`)).Expiry()
-	if !ok || !exp.Equal(time.Unix(1767312000, 0)) {
-		t.Errorf("Expiry = %v, %v", exp, ok)
-	}
-	if _, ok := StaticToken("not-a-jwt").Expiry(); ok {
-		t.Error("an opaque token has an expiry")
-	}
-	if _, ok := StaticToken(testJWT(`{"sub":"1"}`)).Expiry(); ok {
-		t.Error("a JWT without exp has an expiry")
-	}
+	assert.True(t, ok, "no expiry")
+	assert.True(t, exp.Equal(time.Unix(1767312000, 0)), "Expiry = %v", exp)
+	_, ok = StaticToken("not-a-jwt").Expiry()
+	assert.False(t, ok, "an opaque token has an expiry")
+	_, ok = StaticToken(testJWT(`{"sub":"1"}`)).Expiry()
+	assert.False(t, ok, "a JWT without exp has an expiry")
 }
 
 // An expired long-lived token fails before anything is sent, with an error
@@ -87,27 +81,17 @@ func TestExpiredLongLivedTokenFailsBeforeSending(t *testing.T) {
 		restReply(200, []byte(`{"id":1,"amojo_id":"a"}`))(w, nil)
 	})
 	crm, err := NewCRMClient(crm.BaseURL(), tok, WithClock(func() time.Time { return now }))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	_, err = crm.Account(t.Context())
-	if !errors.Is(err, ErrTokenExpired) {
-		t.Fatalf("err = %v, want ErrTokenExpired", err)
-	}
-	if calls.Load() != 0 {
-		t.Errorf("%d requests sent with an expired token", calls.Load())
-	}
-	if msg := err.Error(); !strings.Contains(msg, "2026-01-02T00:00:00Z") || strings.Contains(msg, string(tok)) {
-		t.Errorf("message %q: want the expiry, never the token", msg)
-	}
+	require.ErrorIs(t, err, ErrTokenExpired)
+	assert.Zero(t, calls.Load(), "requests sent with an expired token")
+	assert.Contains(t, err.Error(), "2026-01-02T00:00:00Z", "the message names the expiry")
+	assert.NotContains(t, err.Error(), string(tok), "the message shows the token")
 
 	now = now.Add(-time.Second)
-	if _, err := crm.Account(t.Context()); err != nil {
-		t.Fatalf("a token one second before its expiry: %v", err)
-	}
-	if calls.Load() != 1 {
-		t.Errorf("%d requests, want 1", calls.Load())
-	}
+	_, err = crm.Account(t.Context())
+	require.NoError(t, err, "a token one second before its expiry")
+	assert.Equal(t, int32(1), calls.Load(), "requests")
 }
 
 func FuzzParseJWT(f *testing.F) {

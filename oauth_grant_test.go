@@ -3,7 +3,6 @@ package amojo
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +10,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // tokenServer is an httptest token endpoint answering with the queued
@@ -70,31 +72,18 @@ func TestExchangeOnTheWire(t *testing.T) {
 	srv := newTokenServer(t, tokenAnswer(200, "application/json", testPair))
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tok, err := testOAuth.Exchange(t.Context(), srv.URL, "the-code", WithClock(func() time.Time { return now }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := OAuthToken{AccountURL: srv.URL, AccessToken: "acc-1", RefreshToken: "ref-1", Expiry: now.Add(24 * time.Hour)}
-	if tok.AccountURL != want.AccountURL || tok.AccessToken != want.AccessToken || tok.RefreshToken != want.RefreshToken || !tok.Expiry.Equal(want.Expiry) {
-		t.Errorf("token %+v, want %+v", []string{tok.AccountURL, tok.AccessToken, tok.RefreshToken, tok.Expiry.String()}, want.Expiry)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, OAuthToken{AccountURL: srv.URL, AccessToken: "acc-1", RefreshToken: "ref-1", Expiry: now.Add(24 * time.Hour)}, *tok)
 	reqs := srv.requests()
-	if len(reqs) != 1 {
-		t.Fatalf("%d requests", len(reqs))
-	}
+	require.Len(t, reqs, 1)
 	r := reqs[0]
-	if r.Method != "POST" || r.Path != "/oauth2/access_token" || r.Query != "" {
-		t.Errorf("request %s %s?%s", r.Method, r.Path, r.Query)
-	}
-	if ct := r.Header.Values("Content-Type"); len(ct) != 1 || ct[0] != "application/json" {
-		t.Errorf("Content-Type %q", ct)
-	}
-	if h := r.Header.Get("Authorization"); h != "" {
-		t.Errorf("Authorization %q sent: credentials go in the body", h)
-	}
+	assert.Equal(t, "POST", r.Method)
+	assert.Equal(t, "/oauth2/access_token", r.Path)
+	assert.Empty(t, r.Query)
+	assert.Equal(t, []string{"application/json"}, r.Header.Values("Content-Type"))
+	assert.Empty(t, r.Header.Get("Authorization"), "credentials go in the body")
 	wantBody := `{"client_id":"c1d2e3f4-0000-4000-8000-000000000001","client_secret":"s3cr3t-client-secret","grant_type":"authorization_code","code":"the-code","redirect_uri":"https://app.example.com/oauth/callback"}`
-	if string(r.Body) != wantBody {
-		t.Errorf("body\n%s\nwant\n%s", r.Body, wantBody)
-	}
+	assert.Equal(t, wantBody, string(r.Body))
 }
 
 func TestRefreshOnTheWire(t *testing.T) {
@@ -102,21 +91,15 @@ func TestRefreshOnTheWire(t *testing.T) {
 	srv := newTokenServer(t, tokenAnswer(200, "application/json", `{"token_type":"bearer","expires_in":"3600","access_token":"acc-2","refresh_token":"ref-2"}`))
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	o, err := buildOAuthOptions([]Option{WithClock(func() time.Time { return now })})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	tok, err := testOAuth.refresh(t.Context(), o, &OAuthToken{AccountURL: srv.URL, AccessToken: "acc-1", RefreshToken: "ref-1", Expiry: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tok.AccessToken != "acc-2" || tok.RefreshToken != "ref-2" || !tok.Expiry.Equal(now.Add(time.Hour)) || tok.AccountURL != srv.URL {
-		t.Errorf("token %s %s %v %s", tok.AccessToken, tok.RefreshToken, tok.Expiry, tok.AccountURL)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, OAuthToken{AccountURL: srv.URL, AccessToken: "acc-2", RefreshToken: "ref-2", Expiry: now.Add(time.Hour)}, *tok)
 	// redirect_uri goes on the refresh grant too: amoCRM documents it there.
 	want := `{"client_id":"c1d2e3f4-0000-4000-8000-000000000001","client_secret":"s3cr3t-client-secret","grant_type":"refresh_token","refresh_token":"ref-1","redirect_uri":"https://app.example.com/oauth/callback"}`
-	if got := string(srv.requests()[0].Body); got != want {
-		t.Errorf("body\n%s\nwant\n%s", got, want)
-	}
+	reqs := srv.requests()
+	require.NotEmpty(t, reqs)
+	assert.Equal(t, want, string(reqs[0].Body))
 }
 
 func TestOAuthErrors(t *testing.T) {
@@ -145,22 +128,17 @@ func TestOAuthErrors(t *testing.T) {
 			srv := newTokenServer(t, tt.answer, tt.answer)
 			_, err := testOAuth.Exchange(t.Context(), srv.URL, "the-code", noWait)
 			var oe *OAuthError
-			if !errors.As(err, &oe) || oe.StatusCode != tt.status || oe.Hint != tt.hint || oe.Grant != "authorization_code" {
-				t.Fatalf("err = %#v", err)
-			}
+			require.ErrorAs(t, err, &oe)
+			require.Equal(t, tt.status, oe.StatusCode)
+			require.Equal(t, tt.hint, oe.Hint)
+			require.Equal(t, "authorization_code", oe.Grant)
 			for _, target := range tt.is {
-				if !errors.Is(err, target) {
-					t.Errorf("%v does not match %v", err, target)
-				}
+				assert.ErrorIs(t, err, target)
 			}
 			for _, target := range tt.isNot {
-				if errors.Is(err, target) {
-					t.Errorf("%v matches %v", err, target)
-				}
+				assert.NotErrorIs(t, err, target)
 			}
-			if n := len(srv.requests()); n != 1 {
-				t.Errorf("%d requests: an error answer of the token endpoint is never retried", n)
-			}
+			assert.Len(t, srv.requests(), 1, "an error answer of the token endpoint is never retried")
 		})
 	}
 }
@@ -180,14 +158,10 @@ func TestOAuthErrorNeverShowsSecrets(t *testing.T) {
 	}{{err, []string{"s3cr3t-client-secret", "the-code"}}, {err2, []string{"s3cr3t-client-secret", "ref-secret-1"}}} {
 		e := c.err
 		var oe *OAuthError
-		if !errors.As(e, &oe) {
-			t.Fatalf("err = %v", e)
-		}
+		require.ErrorAs(t, e, &oe)
 		for _, s := range []string{e.Error(), oe.Hint, oe.Title, oe.Detail} {
 			for _, secret := range c.secrets {
-				if strings.Contains(s, secret) {
-					t.Errorf("%q shows %q", s, secret)
-				}
+				assert.NotContains(t, s, secret)
 			}
 		}
 	}
@@ -202,19 +176,13 @@ func TestExchangeRetries(t *testing.T) {
 		conn.Close()
 	}
 	srv := newTokenServer(t, drop, tokenAnswer(200, "application/json", testPair))
-	if _, err := testOAuth.Exchange(t.Context(), srv.URL, "c", noWait); err == nil || !strings.Contains(err.Error(), "amojo: oauth authorization_code: ") {
-		t.Errorf("err = %v", err)
-	}
-	if n := len(srv.requests()); n != 1 {
-		t.Errorf("%d requests after a lost answer, want 1", n)
-	}
+	_, err := testOAuth.Exchange(t.Context(), srv.URL, "c", noWait)
+	assert.ErrorContains(t, err, "amojo: oauth authorization_code: ")
+	assert.Len(t, srv.requests(), 1, "requests after a lost answer")
 	srv = newTokenServer(t, tokenAnswer(429, "", ""), tokenAnswer(200, "application/json", testPair))
-	if _, err := testOAuth.Exchange(t.Context(), srv.URL, "c", noWait); err != nil {
-		t.Errorf("after a 429: %v", err)
-	}
-	if n := len(srv.requests()); n != 2 {
-		t.Errorf("%d requests, want 2", n)
-	}
+	_, err = testOAuth.Exchange(t.Context(), srv.URL, "c", noWait)
+	assert.NoError(t, err, "after a 429")
+	assert.Len(t, srv.requests(), 2)
 }
 
 func TestExchangeValidation(t *testing.T) {
@@ -238,17 +206,14 @@ func TestExchangeValidation(t *testing.T) {
 	} {
 		_, err := tt.cfg.Exchange(t.Context(), tt.url, tt.code, tt.opts...)
 		var ve *ValidationError
-		if !errors.As(err, &ve) || ve.Field != tt.field {
-			t.Errorf("Exchange(%q, %q): err = %v, want a ValidationError on %s", tt.url, tt.code, err, tt.field)
+		if assert.ErrorAs(t, err, &ve, "Exchange(%q, %q)", tt.url, tt.code) {
+			assert.Equal(t, tt.field, ve.Field, "Exchange(%q, %q)", tt.url, tt.code)
 		}
 	}
-	if n := len(srv.requests()); n != 0 {
-		t.Errorf("%d requests sent for invalid input", n)
-	}
+	assert.Empty(t, srv.requests(), "requests sent for invalid input")
 	// A proxy host can be allowed explicitly, over https only.
-	if _, err := parseAccountURL("accountURL", "https://amocrm-proxy.example.com", func(h string) bool { return h == "amocrm-proxy.example.com" }); err != nil {
-		t.Errorf("allowed host: %v", err)
-	}
+	_, err := parseAccountURL("accountURL", "https://amocrm-proxy.example.com", func(h string) bool { return h == "amocrm-proxy.example.com" })
+	assert.NoError(t, err, "allowed host")
 }
 
 func TestParseTokenResponse(t *testing.T) {
@@ -265,13 +230,10 @@ func TestParseTokenResponse(t *testing.T) {
 		`[]`: "not a JSON object",
 	} {
 		tok, err := parseTokenResponse([]byte(body), start)
-		switch {
-		case wantErr == "" && err != nil:
-			t.Errorf("%s: %v", body, err)
-		case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
-			t.Errorf("%s: err = %v, want %q", body, err, wantErr)
-		case wantErr == "" && !tok.Expiry.After(start):
-			t.Errorf("%s: expiry %v", body, tok.Expiry)
+		if wantErr != "" {
+			assert.ErrorContains(t, err, wantErr, body)
+		} else if assert.NoError(t, err, body) {
+			assert.True(t, tok.Expiry.After(start), "%s: expiry %v", body, tok.Expiry)
 		}
 	}
 }

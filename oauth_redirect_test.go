@@ -1,10 +1,11 @@
 package amojo
 
 import (
-	"errors"
 	"net/url"
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 var testOAuth = OAuthConfig{ClientID: "c1d2e3f4-0000-4000-8000-000000000001", ClientSecret: "s3cr3t-client-secret", RedirectURI: "https://app.example.com/oauth/callback"}
@@ -23,12 +24,10 @@ func TestAuthorizationURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got, err := testOAuth.AuthorizationURL(tt.page, "st-1", tt.mode)
-		if err != nil || got != tt.want {
-			t.Errorf("AuthorizationURL(%s, %q) = %q, %v; want %q", tt.page, tt.mode, got, err, tt.want)
-		}
-		if strings.Contains(got, testOAuth.ClientSecret) || strings.Contains(got, "redirect_uri") {
-			t.Errorf("%s carries the secret or a redirect_uri", got)
-		}
+		assert.NoError(t, err, "AuthorizationURL(%s, %q)", tt.page, tt.mode)
+		assert.Equal(t, tt.want, got, "AuthorizationURL(%s, %q)", tt.page, tt.mode)
+		assert.NotContains(t, got, testOAuth.ClientSecret, "the URL carries the secret")
+		assert.NotContains(t, got, "redirect_uri", "the URL carries a redirect_uri")
 	}
 	for _, bad := range []struct {
 		cfg         OAuthConfig
@@ -44,13 +43,13 @@ func TestAuthorizationURL(t *testing.T) {
 	} {
 		_, err := bad.cfg.AuthorizationURL(bad.page, bad.state, bad.mode)
 		var ve *ValidationError
-		if !errors.As(err, &ve) || ve.Field != bad.field {
-			t.Errorf("AuthorizationURL(%q, %q, %q): err = %v, want a ValidationError on %s", bad.page, bad.state, bad.mode, err, bad.field)
+		if assert.ErrorAs(t, err, &ve, "AuthorizationURL(%q, %q, %q)", bad.page, bad.state, bad.mode) {
+			assert.Equal(t, bad.field, ve.Field, "AuthorizationURL(%q, %q, %q)", bad.page, bad.state, bad.mode)
 		}
 	}
-	if a, b := NewOAuthState(), NewOAuthState(); len(a) < 20 || a == b {
-		t.Errorf("NewOAuthState gave %q and %q", a, b)
-	}
+	a, b := NewOAuthState(), NewOAuthState()
+	assert.GreaterOrEqual(t, len(a), 20, "NewOAuthState gave %q", a)
+	assert.NotEqual(t, a, b, "NewOAuthState twice")
 }
 
 func TestParseRedirect(t *testing.T) {
@@ -93,35 +92,29 @@ func TestParseRedirect(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			q, err := url.ParseQuery(tt.query)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			got, err := ParseRedirect(q, tt.state, tt.allow)
 			switch {
 			case tt.wantErr != nil:
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("err = %v, want %v", err, tt.wantErr)
-				}
+				require.ErrorIs(t, err, tt.wantErr)
 			case tt.badField != "":
 				var ve *ValidationError
-				if !errors.As(err, &ve) || ve.Field != tt.badField {
-					t.Fatalf("err = %v, want a ValidationError on %s", err, tt.badField)
-				}
-			case err != nil:
-				t.Fatal(err)
-			case *got != *tt.want:
-				t.Fatalf("got %#v, want %#v", *got, *tt.want)
+				require.ErrorAs(t, err, &ve)
+				require.Equal(t, tt.badField, ve.Field)
+			default:
+				require.NoError(t, err)
+				require.Equal(t, *tt.want, *got)
 			}
-			if err != nil && strings.Contains(err.Error(), "C0DE") {
-				t.Errorf("error %q shows the code", err)
+			if err != nil {
+				assert.NotContains(t, err.Error(), "C0DE", "the error shows the code")
 			}
 		})
 	}
 	var re *RedirectError
 	_, err := ParseRedirect(url.Values{"error": {"server_error"}}, "", nil)
-	if !errors.As(err, &re) || re.Code != "server_error" || errors.Is(err, ErrAccessDenied) {
-		t.Errorf("err = %v", err)
-	}
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, "server_error", re.Code)
+	assert.NotErrorIs(t, err, ErrAccessDenied)
 }
 
 func TestIsAccountHost(t *testing.T) {
@@ -131,14 +124,10 @@ func TestIsAccountHost(t *testing.T) {
 		"www.amocrm.ru": false, "amocrm.ru": false, ".amocrm.ru": false, "acme.amocrm.ru.evil": false, "acme-.amocrm.ru": false,
 		"acme.amocrm.ru:443": false, "a_b.amocrm.ru": false, "evil.com/acme.amocrm.ru": false, "": false,
 	} {
-		if got := IsAccountHost(host); got != want {
-			t.Errorf("IsAccountHost(%q) = %v", host, got)
-		}
+		assert.Equal(t, want, IsAccountHost(host), "IsAccountHost(%q)", host)
 	}
 	for host, want := range map[string]bool{"127.0.0.1:80": true, "localhost": true, "LOCALHOST:1": true, "[::1]:8080": true, "::1": true, "127.9.9.9": true, "10.0.0.1": false, "example.com": false} {
-		if got := IsLoopbackHost(host); got != want {
-			t.Errorf("IsLoopbackHost(%q) = %v", host, got)
-		}
+		assert.Equal(t, want, IsLoopbackHost(host), "IsLoopbackHost(%q)", host)
 	}
 }
 

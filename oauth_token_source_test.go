@@ -14,6 +14,8 @@ import (
 
 	"github.com/amojo-go/amojo"
 	"github.com/amojo-go/amojo/amojotest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // oauthClock is a clock the test moves by hand, shared by the fake and the
@@ -54,20 +56,12 @@ func oauthSetup(t *testing.T, fakeOpts ...amojotest.Option) *oauthEnv {
 	t.Cleanup(e.srv.Close)
 	e.cfg = e.srv.OAuthConfig()
 	code, err := e.srv.AuthorizationCode("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	e.first, err = e.cfg.Exchange(t.Context(), e.srv.CRMURL, code, e.opts()...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	e.store, err = amojo.NewFileTokenStore(filepath.Join(t.TempDir(), "token.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.store.Save(t.Context(), e.first); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, e.store.Save(t.Context(), e.first))
 	e.src = e.newSource(t, e.store)
 	e.crm = e.newCRM(t, e.src)
 	return e
@@ -80,9 +74,7 @@ func (e *oauthEnv) opts() []amojo.Option {
 func (e *oauthEnv) newSource(t *testing.T, store amojo.TokenStore, opts ...amojo.Option) *amojo.OAuthTokenSource {
 	t.Helper()
 	src, err := amojo.NewOAuthTokenSource(e.cfg, store, append(e.opts(), opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { src.Close() })
 	return src
 }
@@ -90,9 +82,7 @@ func (e *oauthEnv) newSource(t *testing.T, store amojo.TokenStore, opts ...amojo
 func (e *oauthEnv) newCRM(t *testing.T, tokens amojo.TokenSource) *amojo.CRMClient {
 	t.Helper()
 	crm, err := amojo.NewCRMClient(e.srv.CRMURL, tokens, append(e.opts(), amojo.WithRateLimit(0, 0), amojo.WithRetry(amojo.NoRetry()))...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return crm
 }
 
@@ -104,9 +94,7 @@ func (e *oauthEnv) tokenRequests() int { return len(e.srv.RequestsTo(amojotest.R
 func (e *oauthEnv) stored(t *testing.T) *amojo.OAuthToken {
 	t.Helper()
 	tok, err := e.store.Load(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return tok
 }
 
@@ -118,26 +106,18 @@ func TestOAuthRefreshesAheadOfExpiry(t *testing.T) {
 	e := oauthSetup(t)
 	e.clock.Set(e.first.Expiry.Add(-amojo.DefaultRefreshMargin - time.Second))
 	tok, err := e.src.Token(t.Context())
-	if err != nil || tok != e.first.AccessToken {
-		t.Fatalf("Token = %v; want the first access token", err)
-	}
+	require.NoError(t, err)
+	require.Equal(t, e.first.AccessToken, tok, "want the first access token")
 	e.clock.Set(e.first.Expiry.Add(-amojo.DefaultRefreshMargin + time.Second))
-	if _, err := e.crm.Account(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if n := e.tokenRequests(); n != 2 { // the exchange and one refresh
-		t.Errorf("%d token requests, want 2", n)
-	}
+	_, err = e.crm.Account(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 2, e.tokenRequests(), "token requests: the exchange and one refresh")
 	st := e.stored(t)
-	if st.RefreshToken != e.srv.OAuthStats().RefreshToken || st.RefreshToken == e.first.RefreshToken {
-		t.Error("the store does not hold the newest pair")
-	}
-	if d := st.Expiry.Sub(e.clock.Now()); d != amojotest.DefaultAccessLifetime {
-		t.Errorf("new expiry in %v, want %v on the injected clock", d, amojotest.DefaultAccessLifetime)
-	}
-	if rest := e.srv.RequestsTo(amojotest.RouteAccount); len(rest) != 1 || rest[0].StatusCode != 200 {
-		t.Errorf("REST requests %v: the refresh comes before a call fails", rest)
-	}
+	assert.Equal(t, e.srv.OAuthStats().RefreshToken, st.RefreshToken, "the store does not hold the newest pair")
+	assert.NotEqual(t, e.first.RefreshToken, st.RefreshToken, "the store does not hold the newest pair")
+	assert.Equal(t, amojotest.DefaultAccessLifetime, st.Expiry.Sub(e.clock.Now()), "new expiry on the injected clock")
+	rest := e.srv.RequestsTo(amojotest.RouteAccount)
+	assert.Equal(t, []int{200}, statuses(rest), "the refresh comes before a call fails")
 }
 
 // 50 goroutines find the access token expired at once: one refresh request
@@ -167,23 +147,17 @@ func testConcurrentRefresh(t *testing.T, e *oauthEnv) {
 	for range 50 {
 		wg.Go(func() {
 			<-start
-			if _, err := e.crm.Account(t.Context()); err != nil {
-				t.Error(err)
+			if _, err := e.crm.Account(t.Context()); !assert.NoError(t, err) {
 				failed.Add(1)
 			}
 		})
 	}
 	close(start)
 	wg.Wait()
-	if n := e.tokenRequests(); n != 1 {
-		t.Errorf("%d refresh requests on the wire, want 1", n)
-	}
-	if n := len(e.srv.RequestsTo(amojotest.RouteAccount)); n != 50 || failed.Load() != 0 {
-		t.Errorf("%d REST requests, %d failed; want 50 and 0", n, failed.Load())
-	}
-	if e.stored(t).RefreshToken != e.srv.OAuthStats().RefreshToken {
-		t.Error("the store does not hold the newest pair")
-	}
+	assert.Equal(t, 1, e.tokenRequests(), "refresh requests on the wire")
+	assert.Len(t, e.srv.RequestsTo(amojotest.RouteAccount), 50, "REST requests")
+	assert.Zero(t, failed.Load(), "failed calls")
+	assert.Equal(t, e.srv.OAuthStats().RefreshToken, e.stored(t).RefreshToken, "the store does not hold the newest pair")
 }
 
 // A REST 401 to a token the source thought valid: one refresh, one retry.
@@ -191,44 +165,31 @@ func testConcurrentRefresh(t *testing.T, e *oauthEnv) {
 func TestOAuthRESTUnauthorizedRefreshesOnce(t *testing.T) {
 	t.Parallel()
 	e := oauthSetup(t)
-	if _, err := e.crm.Account(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	_, err := e.crm.Account(t.Context())
+	require.NoError(t, err)
 	e.srv.ResetRequests()
-	if n := e.srv.ExpireAccessTokens(); n != 1 {
-		t.Fatalf("expired %d tokens", n)
-	}
-	if _, err := e.crm.Account(t.Context()); err != nil {
-		t.Fatalf("after a 401: %v", err)
-	}
+	require.Equal(t, 1, e.srv.ExpireAccessTokens(), "tokens expired")
+	_, err = e.crm.Account(t.Context())
+	require.NoError(t, err, "after a 401")
 	rest := e.srv.RequestsTo(amojotest.RouteAccount)
-	if e.tokenRequests() != 1 || len(rest) != 2 || rest[0].StatusCode != 401 || rest[1].StatusCode != 200 {
-		t.Fatalf("%d refreshes, REST %v; want one refresh, 401 then 200", e.tokenRequests(), statuses(rest))
-	}
-	if rest[0].Header.Get("Authorization") == rest[1].Header.Get("Authorization") {
-		t.Error("the retry sent the refused token again")
-	}
+	require.Equal(t, 1, e.tokenRequests(), "want one refresh")
+	require.Equal(t, []int{401, 200}, statuses(rest), "REST answers")
+	assert.NotEqual(t, rest[0].Header.Get("Authorization"), rest[1].Header.Get("Authorization"), "the retry sent the refused token again")
 
 	e.srv.ResetRequests()
 	e.srv.FailNext(amojotest.RouteAccount, 2, 401, "")
-	_, err := e.crm.Account(t.Context())
-	if !errors.Is(err, amojo.ErrUnauthorized) {
-		t.Fatalf("err = %v, want the second 401", err)
-	}
-	if n, rest := e.tokenRequests(), e.srv.RequestsTo(amojotest.RouteAccount); n != 1 || len(rest) != 2 {
-		t.Errorf("%d refreshes, %d REST requests; want 1 and 2", n, len(rest))
-	}
+	_, err = e.crm.Account(t.Context())
+	require.ErrorIs(t, err, amojo.ErrUnauthorized, "want the second 401")
+	assert.Equal(t, 1, e.tokenRequests(), "refreshes")
+	assert.Len(t, e.srv.RequestsTo(amojotest.RouteAccount), 2, "REST requests")
 
 	// A long-lived token is never refreshed: its 401 is the answer.
 	e.srv.ResetRequests()
 	e.srv.FailNext(amojotest.RouteAccount, 1, 401, "")
 	static := e.newCRM(t, amojo.StaticToken(e.srv.Token()))
-	if _, err := static.Account(t.Context()); !errors.Is(err, amojo.ErrUnauthorized) {
-		t.Errorf("err = %v", err)
-	}
-	if n := len(e.srv.RequestsTo(amojotest.RouteAccount)); n != 1 {
-		t.Errorf("%d requests with a long-lived token, want 1", n)
-	}
+	_, err = static.Account(t.Context())
+	assert.ErrorIs(t, err, amojo.ErrUnauthorized)
+	assert.Len(t, e.srv.RequestsTo(amojotest.RouteAccount), 1, "requests with a long-lived token")
 }
 
 func statuses(reqs []amojotest.Request) []int {
@@ -263,12 +224,9 @@ func TestOwnTokenSourceOptsIntoRefreshOn401(t *testing.T) {
 	t.Parallel()
 	e := oauthSetup(t)
 	u := &userRefresher{tokens: []string{"stale-token", e.srv.Token()}}
-	if _, err := e.newCRM(t, u).Account(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if len(u.rejected) != 1 || u.rejected[0] != "stale-token" {
-		t.Errorf("TokenRejected got %q", u.rejected)
-	}
+	_, err := e.newCRM(t, u).Account(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, []string{"stale-token"}, u.rejected, "TokenRejected")
 }
 
 // A revoked refresh token (the integration was disabled) is
@@ -281,31 +239,26 @@ func TestOAuthRevokedIsTypedAtOnce(t *testing.T) {
 	e.expire()
 	e.srv.ResetRequests()
 	_, err := e.crm.Account(t.Context())
-	if !errors.Is(err, amojo.ErrRefreshTokenRevoked) || !errors.Is(err, amojo.ErrUnauthorized) {
-		t.Fatalf("err = %v, want ErrRefreshTokenRevoked", err)
-	}
+	require.ErrorIs(t, err, amojo.ErrRefreshTokenRevoked)
+	require.ErrorIs(t, err, amojo.ErrUnauthorized)
 	var oe *amojo.OAuthError
-	if !errors.As(err, &oe) || oe.StatusCode != 401 || oe.Hint != amojo.HintTokenRevoked {
-		t.Errorf("err = %#v", err)
+	if assert.ErrorAs(t, err, &oe) {
+		assert.Equal(t, 401, oe.StatusCode)
+		assert.Equal(t, amojo.HintTokenRevoked, oe.Hint)
 	}
-	if n, rest := e.tokenRequests(), len(e.srv.RequestsTo(amojotest.RouteAccount)); n != 1 || rest != 0 {
-		t.Errorf("%d refreshes and %d REST requests, want 1 and 0", n, rest)
-	}
-	if e.stored(t).RefreshToken != e.first.RefreshToken {
-		t.Error("the store lost its pair")
-	}
+	assert.Equal(t, 1, e.tokenRequests(), "refreshes")
+	assert.Empty(t, e.srv.RequestsTo(amojotest.RouteAccount), "REST requests")
+	assert.Equal(t, e.first.RefreshToken, e.stored(t).RefreshToken, "the store lost its pair")
 
 	// Revoked while the access token still looks fresh: the 401 leads to
 	// one refresh, which says revoked.
 	e2 := oauthSetup(t)
 	e2.srv.RevokeTokens()
 	e2.srv.ResetRequests()
-	if _, err := e2.crm.Account(t.Context()); !errors.Is(err, amojo.ErrRefreshTokenRevoked) {
-		t.Fatalf("err = %v", err)
-	}
-	if n, rest := e2.tokenRequests(), len(e2.srv.RequestsTo(amojotest.RouteAccount)); n != 1 || rest != 1 {
-		t.Errorf("%d refreshes and %d REST requests, want 1 and 1", n, rest)
-	}
+	_, err = e2.crm.Account(t.Context())
+	require.ErrorIs(t, err, amojo.ErrRefreshTokenRevoked)
+	assert.Equal(t, 1, e2.tokenRequests(), "refreshes")
+	assert.Len(t, e2.srv.RequestsTo(amojotest.RouteAccount), 1, "REST requests")
 }
 
 // staleOnce is a store whose first Load returns the pair it was made with:
@@ -333,24 +286,17 @@ func TestOAuthRevokedUsesTheNewerPairInTheStore(t *testing.T) {
 	t.Parallel()
 	e := oauthSetup(t)
 	e.expire()
-	if _, err := e.src.Token(t.Context()); err != nil { // the other process
-		t.Fatal(err)
-	}
+	_, err := e.src.Token(t.Context()) // the other process
+	require.NoError(t, err)
 	newer := e.stored(t)
 	late := e.newSource(t, &staleOnce{TokenStore: e.store, stale: e.first}) // no Lock: staleOnce is no TokenLocker
 	tok, err := late.Token(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tok != newer.AccessToken {
-		t.Error("the late process does not use the pair the other one saved")
-	}
-	if st := e.srv.OAuthStats(); st.Reused != 1 || st.Refreshes != 1 {
-		t.Errorf("stats %+v: want one refresh and one refused reuse", st)
-	}
-	if e.stored(t).RefreshToken != newer.RefreshToken {
-		t.Error("the store was overwritten")
-	}
+	require.NoError(t, err)
+	assert.Equal(t, newer.AccessToken, tok, "the late process does not use the pair the other one saved")
+	st := e.srv.OAuthStats()
+	assert.Equal(t, 1, st.Reused, "want one refused reuse")
+	assert.Equal(t, 1, st.Refreshes, "want one refresh")
+	assert.Equal(t, newer.RefreshToken, e.stored(t).RefreshToken, "the store was overwritten")
 }
 
 // flakyStore fails its saves while failing is set.
@@ -382,23 +328,18 @@ func TestOAuthFailedSaveKeepsThePair(t *testing.T) {
 	e.expire()
 	e.srv.ResetRequests()
 	for range 2 {
-		if _, err := crm.Account(t.Context()); !errors.Is(err, amojo.ErrTokenNotSaved) {
-			t.Fatalf("err = %v, want ErrTokenNotSaved", err)
-		}
+		_, err := crm.Account(t.Context())
+		require.ErrorIs(t, err, amojo.ErrTokenNotSaved)
 	}
-	if n, rest := e.tokenRequests(), len(e.srv.RequestsTo(amojotest.RouteAccount)); n != 1 || rest != 0 {
-		t.Errorf("%d refreshes, %d REST requests; want 1 and 0", n, rest)
-	}
-	if e.stored(t).RefreshToken != e.first.RefreshToken || fs.saves.Load() != 2 {
-		t.Errorf("%d saves", fs.saves.Load())
-	}
+	assert.Equal(t, 1, e.tokenRequests(), "refreshes")
+	assert.Empty(t, e.srv.RequestsTo(amojotest.RouteAccount), "REST requests")
+	assert.Equal(t, e.first.RefreshToken, e.stored(t).RefreshToken, "the store changed")
+	assert.Equal(t, int32(2), fs.saves.Load(), "saves")
 	fs.failing.Store(false)
-	if _, err := crm.Account(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if e.tokenRequests() != 1 || e.stored(t).RefreshToken != e.srv.OAuthStats().RefreshToken {
-		t.Error("the kept pair was not saved, or another refresh was made")
-	}
+	_, err := crm.Account(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 1, e.tokenRequests(), "another refresh was made")
+	assert.Equal(t, e.srv.OAuthStats().RefreshToken, e.stored(t).RefreshToken, "the kept pair was not saved")
 }
 
 // casStore writes only over the pair it last loaded or saved, or over the
@@ -485,13 +426,11 @@ func TestOAuthCrashBeforeSaveLosesThePair(t *testing.T) {
 	fs := &flakyStore{TokenStore: e.store}
 	fs.failing.Store(true) // the process dies inside Save
 	e.expire()
-	if _, err := e.newSource(t, fs).Token(t.Context()); !errors.Is(err, amojo.ErrTokenNotSaved) {
-		t.Fatalf("err = %v", err)
-	}
+	_, err := e.newSource(t, fs).Token(t.Context())
+	require.ErrorIs(t, err, amojo.ErrTokenNotSaved)
 	restarted := e.newSource(t, e.store)
-	if _, err := restarted.Token(t.Context()); !errors.Is(err, amojo.ErrRefreshTokenRevoked) {
-		t.Fatalf("after the crash: %v, want ErrRefreshTokenRevoked", err)
-	}
+	_, err = restarted.Token(t.Context())
+	require.ErrorIs(t, err, amojo.ErrRefreshTokenRevoked, "after the crash")
 }
 
 // gate holds each token request until released, failing it if its context
@@ -531,17 +470,14 @@ func TestOAuthCancelledCallerDoesNotLoseThePair(t *testing.T) {
 	}()
 	<-g.sent
 	cancel()
-	if err := <-got; !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
-	}
+	require.ErrorIs(t, <-got, context.Canceled)
 	close(g.release)
 	src.Close()
-	if st := e.srv.OAuthStats(); st.Refreshes != 1 || e.stored(t).RefreshToken != st.RefreshToken {
-		t.Fatalf("stats %+v: the abandoned refresh was not carried out and saved", st)
-	}
-	if _, err := src.Token(t.Context()); err == nil {
-		t.Error("Token after Close succeeded")
-	}
+	st := e.srv.OAuthStats()
+	require.Equal(t, 1, st.Refreshes, "the abandoned refresh was not carried out")
+	require.Equal(t, st.RefreshToken, e.stored(t).RefreshToken, "the abandoned refresh was not saved")
+	_, err := src.Token(t.Context())
+	assert.Error(t, err, "Token after Close succeeded")
 }
 
 // When the account's subdomain changed, the refresh on the old host is
@@ -555,33 +491,28 @@ func TestOAuthFollowsASubdomainChange(t *testing.T) {
 	e.srv.MoveAccount(moved)
 	e.expire()
 	e.srv.ResetRequests()
-	if _, err := e.src.Token(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	_, err := e.src.Token(t.Context())
+	require.NoError(t, err)
 	st := e.stored(t)
-	if st.AccountURL != "http://"+moved || st.RefreshToken != e.srv.OAuthStats().RefreshToken {
-		t.Errorf("stored account %s", st.AccountURL)
-	}
-	if u, err := e.src.AccountURL(t.Context()); err != nil || u != "http://"+moved {
-		t.Errorf("AccountURL = %q, %v", u, err)
-	}
+	assert.Equal(t, "http://"+moved, st.AccountURL, "stored account")
+	assert.Equal(t, e.srv.OAuthStats().RefreshToken, st.RefreshToken, "stored refresh token")
+	u, err := e.src.AccountURL(t.Context())
+	assert.NoError(t, err)
+	assert.Equal(t, "http://"+moved, u, "AccountURL")
 	tokenReqs := e.srv.RequestsTo(amojotest.RouteOAuthToken)
 	lookups := e.srv.RequestsTo(amojotest.RouteOAuthSubdomain)
-	if len(tokenReqs) != 2 || tokenReqs[0].StatusCode != 404 || tokenReqs[1].StatusCode != 200 || len(lookups) != 1 {
-		t.Fatalf("token requests %v, %d lookups", statuses(tokenReqs), len(lookups))
-	}
-	if lookups[0].Header.Get("X-Refresh-Token") != e.first.RefreshToken || lookups[0].Header.Get("Authorization") != "" {
-		t.Error("the lookup must send the refresh token in X-Refresh-Token and no Authorization")
-	}
+	require.Equal(t, []int{404, 200}, statuses(tokenReqs), "token requests")
+	require.Len(t, lookups, 1, "lookups")
+	assert.Equal(t, e.first.RefreshToken, lookups[0].Header.Get("X-Refresh-Token"), "the lookup must send the refresh token in X-Refresh-Token")
+	assert.Empty(t, lookups[0].Header.Get("Authorization"), "the lookup must send no Authorization")
 
 	// Without a move, a 401 without a hint is a wrong client: the lookup
 	// finds the same domain, and the refresh's own error stands.
 	e2 := oauthSetup(t)
 	e2.cfg.ClientSecret = "wrong"
 	e2.expire()
-	if _, err := e2.newSource(t, e2.store).Token(t.Context()); !errors.Is(err, amojo.ErrInvalidClient) {
-		t.Errorf("err = %v, want ErrInvalidClient", err)
-	}
+	_, err = e2.newSource(t, e2.store).Token(t.Context())
+	assert.ErrorIs(t, err, amojo.ErrInvalidClient)
 }
 
 // Configuration errors the fake answers as amoCRM does.
@@ -593,34 +524,31 @@ func TestOAuthConfigurationErrors(t *testing.T) {
 
 	wrong := e.cfg
 	wrong.ClientSecret = "not-the-secret"
-	if _, err := wrong.Exchange(t.Context(), e.srv.CRMURL, code, e.opts()...); !errors.Is(err, amojo.ErrInvalidClient) {
-		t.Errorf("wrong secret: %v", err)
-	}
+	_, err := wrong.Exchange(t.Context(), e.srv.CRMURL, code, e.opts()...)
+	assert.ErrorIs(t, err, amojo.ErrInvalidClient, "wrong secret")
 	slash := e.cfg
 	slash.RedirectURI += "/"
-	_, err := slash.Exchange(t.Context(), e.srv.CRMURL, code, e.opts()...)
+	_, err = slash.Exchange(t.Context(), e.srv.CRMURL, code, e.opts()...)
 	var oe *amojo.OAuthError
-	if !errors.As(err, &oe) || oe.StatusCode != 400 || oe.Hint != amojotest.HintRedirectMismatch {
-		t.Errorf("redirect URI with a trailing slash: %v", err)
+	if assert.ErrorAs(t, err, &oe, "redirect URI with a trailing slash") {
+		assert.Equal(t, 400, oe.StatusCode, "redirect URI with a trailing slash")
+		assert.Equal(t, amojotest.HintRedirectMismatch, oe.Hint, "redirect URI with a trailing slash")
 	}
 	// The code survived both refusals; it works once.
-	if _, err := e.cfg.Exchange(t.Context(), e.srv.CRMURL, code, e.opts()...); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.cfg.Exchange(t.Context(), e.srv.CRMURL, code, e.opts()...); !errors.As(err, &oe) || oe.Hint != amojotest.HintCodeRevoked {
-		t.Errorf("second exchange of a code: %v", err)
+	_, err = e.cfg.Exchange(t.Context(), e.srv.CRMURL, code, e.opts()...)
+	require.NoError(t, err)
+	_, err = e.cfg.Exchange(t.Context(), e.srv.CRMURL, code, e.opts()...)
+	if assert.ErrorAs(t, err, &oe, "second exchange of a code") {
+		assert.Equal(t, amojotest.HintCodeRevoked, oe.Hint, "second exchange of a code")
 	}
 
 	otherCfg := amojo.OAuthConfig{ClientID: other.ID, ClientSecret: other.Secret, RedirectURI: other.RedirectURI}
 	src, err := amojo.NewOAuthTokenSource(otherCfg, e.store, e.opts()...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer src.Close()
 	e.expire()
-	if _, err := src.Token(t.Context()); !errors.Is(err, amojo.ErrTokenNotLinked) {
-		t.Errorf("another integration's token: %v", err)
-	}
+	_, err = src.Token(t.Context())
+	assert.ErrorIs(t, err, amojo.ErrTokenNotLinked, "another integration's token")
 }
 
 func TestOAuthTokenSourceValidation(t *testing.T) {
@@ -639,14 +567,14 @@ func TestOAuthTokenSourceValidation(t *testing.T) {
 		{cfg, store, []amojo.Option{amojo.WithRefreshMargin(0)}, "RefreshMargin"},
 		{cfg, store, []amojo.Option{amojo.WithBaseURL("https://a.amocrm.ru")}, "BaseURL"},
 	} {
-		if _, err := amojo.NewOAuthTokenSource(tt.cfg, tt.store, tt.opts...); !errors.As(err, &ve) || ve.Field != tt.field {
-			t.Errorf("err = %v, want a ValidationError on %s", err, tt.field)
+		_, err := amojo.NewOAuthTokenSource(tt.cfg, tt.store, tt.opts...)
+		if assert.ErrorAs(t, err, &ve, tt.field) {
+			assert.Equal(t, tt.field, ve.Field)
 		}
 	}
 	src, _ := amojo.NewOAuthTokenSource(cfg, store)
-	if _, err := src.Token(t.Context()); !errors.Is(err, amojo.ErrNoToken) {
-		t.Errorf("empty store: %v", err)
-	}
+	_, err := src.Token(t.Context())
+	assert.ErrorIs(t, err, amojo.ErrNoToken, "empty store")
 }
 
 // memStore is a TokenStore in memory, without a lock.
@@ -683,15 +611,12 @@ func TestOAuthOpaqueShortTokenFromStoreIsUsed(t *testing.T) {
 	cfg := amojo.OAuthConfig{ClientID: "i", ClientSecret: "s", RedirectURI: "https://a.example/cb"}
 	clock := &oauthClock{now: now}
 	src, err := amojo.NewOAuthTokenSource(cfg, store, amojo.WithClock(clock.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer src.Close()
-	if tok, err := src.Token(t.Context()); err != nil || tok != "opaque" {
-		t.Fatalf("Token = %q, %v (a refresh was tried)", tok, err)
-	}
+	tok, err := src.Token(t.Context())
+	require.NoError(t, err, "a refresh was tried")
+	require.Equal(t, "opaque", tok)
 	clock.Set(now.Add(2*time.Minute - 11*time.Second)) // inside a tenth of its 2 minutes
-	if _, err := src.Token(t.Context()); err == nil {
-		t.Error("a token within its margin was handed out without a refresh")
-	}
+	_, err = src.Token(t.Context())
+	assert.Error(t, err, "a token within its margin was handed out without a refresh")
 }

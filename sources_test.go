@@ -3,39 +3,28 @@ package amojo
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"reflect"
 	"strconv"
 	"strings"
 	"testing"
-)
 
-// wantEqual fails unless got and want are deeply equal.
-func wantEqual(t *testing.T, what string, got, want any) {
-	t.Helper()
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("%s\n got %+v\nwant %+v", what, got, want)
-	}
-}
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
 
 // wantOneRequest asserts the server got exactly one request with method,
 // path (below restBase), raw query and body (nil: none).
 func wantOneRequest(t *testing.T, s *restServer, method, path, query string, body []byte) restRecorded {
 	t.Helper()
 	reqs := s.requests()
-	if len(reqs) != 1 {
-		t.Fatalf("%d requests, want 1", len(reqs))
-	}
+	require.Len(t, reqs, 1)
 	r := reqs[0]
 	restCheckHeaders(t, r)
-	if r.Method != method || r.Path != restBase+path || r.Query != query {
-		t.Errorf("request %s %s?%s, want %s %s?%s", r.Method, r.Path, r.Query, method, restBase+path, query)
-	}
-	if !bytes.Equal(r.Body, body) {
-		t.Errorf("body\n got %s\nwant %s", r.Body, body)
-	}
+	assert.Equal(t, method, r.Method)
+	assert.Equal(t, restBase+path, r.Path)
+	assert.Equal(t, query, r.Query)
+	assert.Equal(t, string(body), string(r.Body))
 	return r
 }
 
@@ -56,14 +45,12 @@ func TestAddSourcesWire(t *testing.T) {
 		},
 		{Name: "Landing chat", ExternalID: "landing-spring"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	wantOneRequest(t, s, "POST", "/api/v4/sources", "", restCompact(t, "sources_add_request.json"))
 	sales := salesSource
 	sales.RequestID = "0"
 	// The answer lists them the other way round; the result follows the input.
-	wantEqual(t, "sources", got, []LeadSource{sales, {ID: 700102, Name: "Landing chat", ExternalID: "landing-spring", PipelineID: 5500, RequestID: "1"}})
+	assert.Equal(t, []LeadSource{sales, {ID: 700102, Name: "Landing chat", ExternalID: "landing-spring", PipelineID: 5500, RequestID: "1"}}, got, "sources")
 }
 
 // echoSources answers a POST or PATCH of sources with each item given an id
@@ -71,9 +58,7 @@ func TestAddSourcesWire(t *testing.T) {
 func echoSources(t *testing.T) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var in []map[string]any
-		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-			t.Errorf("body: %v", err)
-		}
+		assert.NoError(t, json.NewDecoder(r.Body).Decode(&in), "body")
 		for i, it := range in {
 			if _, ok := it["id"]; !ok {
 				n, _ := strconv.Atoi(strings.TrimPrefix(it["external_id"].(string), "src-"))
@@ -95,27 +80,20 @@ func TestAddSourcesSplitsIntoRequestsOf50(t *testing.T) {
 		in[i] = NewSource{Name: fmt.Sprintf("Source %d", i), ExternalID: fmt.Sprintf("src-%d", i)}
 	}
 	got, err := c.AddSources(t.Context(), in)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for i, src := range got {
-		if src.ID != int64(1000+i) || src.RequestID != strconv.Itoa(i) {
-			t.Fatalf("got[%d] = %+v", i, src)
-		}
+		require.Equal(t, int64(1000+i), src.ID, "got[%d] = %+v", i, src)
+		require.Equal(t, strconv.Itoa(i), src.RequestID, "got[%d] = %+v", i, src)
 	}
 	reqs := s.requests()
 	var sizes []int
 	for _, r := range reqs {
 		var items []map[string]any
-		if err := json.Unmarshal(r.Body, &items); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, json.Unmarshal(r.Body, &items))
 		sizes = append(sizes, len(items))
 	}
-	wantEqual(t, "request sizes", sizes, []int{50, 50, 20})
-	if !bytes.Contains(reqs[2].Body, []byte(`"request_id":"119"`)) {
-		t.Errorf("last request lacks the input index as request_id: %s", reqs[2].Body)
-	}
+	assert.Equal(t, []int{50, 50, 20}, sizes, "request sizes")
+	assert.Contains(t, string(reqs[2].Body), `"request_id":"119"`, "the last request carries the input index as request_id")
 }
 
 func TestAddSourcesStopsAtAFailedRequest(t *testing.T) {
@@ -136,15 +114,14 @@ func TestAddSourcesStopsAtAFailedRequest(t *testing.T) {
 	}
 	got, err := c.AddSources(t.Context(), in)
 	var be *BatchError
-	if !errors.As(err, &be) {
-		t.Fatalf("err = %v", err)
-	}
-	if len(got) != 50 || be.Done != 50 || be.Start != 50 || be.End != 100 || !reflect.DeepEqual(be.Failed, []int{57}) || be.Op != "add sources" {
-		t.Errorf("%d results, %+v", len(got), be)
-	}
-	if len(s.requests()) != 2 {
-		t.Errorf("%d requests, want 2 (the third is not sent)", len(s.requests()))
-	}
+	require.ErrorAs(t, err, &be)
+	assert.Len(t, got, 50)
+	assert.Equal(t, 50, be.Done)
+	assert.Equal(t, 50, be.Start)
+	assert.Equal(t, 100, be.End)
+	assert.Equal(t, []int{57}, be.Failed)
+	assert.Equal(t, "add sources", be.Op)
+	assert.Len(t, s.requests(), 2, "the third request is not sent")
 }
 
 // Adding sources after a lost answer is not repeated (they may exist); a
@@ -167,16 +144,13 @@ func TestAddSourcesRetries(t *testing.T) {
 				echoSources(t)(w, r)
 			})
 			_, err := c.AddSource(t.Context(), NewSource{Name: "s", ExternalID: "src-1"})
-			if got := len(s.requests()); got != tc.attempts {
-				t.Errorf("%d attempts, want %d (err %v)", got, tc.attempts, err)
-			}
+			assert.Len(t, s.requests(), tc.attempts, "attempts (err %v)", err)
 			if tc.attempts == 1 {
 				var ae *APIError
-				if !errors.As(err, &ae) || ae.StatusCode != tc.status {
-					t.Errorf("err = %v, want the %d *APIError (not a *BatchError)", err, tc.status)
-				}
-			} else if err != nil {
-				t.Error(err)
+				require.ErrorAs(t, err, &ae, "want the %d *APIError (not a *BatchError)", tc.status)
+				assert.Equal(t, tc.status, ae.StatusCode)
+			} else {
+				assert.NoError(t, err)
 			}
 		})
 	}
@@ -228,9 +202,7 @@ func TestAddSourcesValidation(t *testing.T) {
 	wantValidation(t, err, "SourceFilter.ExternalIDs[1]")
 	_, err = c.GetSource(t.Context(), 0)
 	wantValidation(t, err, "id")
-	if n := len(s.requests()); n != 0 {
-		t.Errorf("%d requests sent for invalid input", n)
-	}
+	assert.Empty(t, s.requests(), "requests sent for invalid input")
 }
 
 // The chats side accepts the chats API's 40 characters for the same value.
@@ -249,13 +221,9 @@ func TestSourceExternalIDLimits(t *testing.T) {
 		{"é", false, false},
 	} {
 		err := CreateChatRequest{ConversationID: "c", Source: &Source{ExternalID: tc.id}, User: user}.Validate()
-		if (err == nil) != tc.chat {
-			t.Errorf("chat side, %d chars %q: %v", len(tc.id), tc.id, err)
-		}
+		assert.Equal(t, tc.chat, err == nil, "chat side, %d chars %q: %v", len(tc.id), tc.id, err)
 		_, err = (&NewSource{Name: "n", ExternalID: tc.id}).body("s", "0")
-		if (err == nil) != tc.added {
-			t.Errorf("sources API, %d chars %q: %v", len(tc.id), tc.id, err)
-		}
+		assert.Equal(t, tc.added, err == nil, "sources API, %d chars %q: %v", len(tc.id), tc.id, err)
 	}
 }
 
@@ -264,15 +232,13 @@ func TestSourcesList(t *testing.T) {
 	c, s := restSetup(t)
 	s.handle("GET", "/api/v4/sources", restReply(200, restFixture(t, "sources_list_response.json")))
 	got, err := c.Sources(t.Context(), SourceFilter{ExternalIDs: []string{"wa-79990001122", "landing spring"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	wantOneRequest(t, s, "GET", "/api/v4/sources", "filter%5Bexternal_id%5D%5B%5D=wa-79990001122&filter%5Bexternal_id%5D%5B%5D=landing+spring", nil)
 	sales := salesSource
 	sales.Services = []SourceService{{Type: ServiceWhatsApp, WABA: true, ListMessage: true, Pages: []SourcePage{
 		{ID: "79990001122", Name: "Sales", Link: "+79990001122"}, {ID: "79990003344", Name: "Support", Link: "+79990003344"},
 	}}}
-	wantEqual(t, "sources", got, []LeadSource{sales, {ID: 700102, Name: "Landing chat", ExternalID: "landing-spring", PipelineID: 5500}})
+	assert.Equal(t, []LeadSource{sales, {ID: 700102, Name: "Landing chat", ExternalID: "landing-spring", PipelineID: 5500}}, got, "sources")
 }
 
 func TestSourcesListEmpty(t *testing.T) {
@@ -282,9 +248,8 @@ func TestSourcesListEmpty(t *testing.T) {
 		c, s := restSetup(t)
 		s.handle("GET", "/api/v4/sources", reply)
 		got, err := c.Sources(t.Context(), SourceFilter{})
-		if err != nil || got == nil || len(got) != 0 {
-			t.Errorf("got %v, %v; want an empty slice", got, err)
-		}
+		require.NoError(t, err)
+		assert.Equal(t, []LeadSource{}, got, "want an empty slice, not nil")
 		wantOneRequest(t, s, "GET", "/api/v4/sources", "", nil)
 	}
 }
@@ -304,16 +269,14 @@ func TestAllSourcesFollowsNextLink(t *testing.T) {
 	})
 	var ids []int64
 	for src, err := range c.AllSources(t.Context(), SourceFilter{}) {
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		ids = append(ids, src.ID)
 	}
-	wantEqual(t, "ids", ids, []int64{1, 2})
+	assert.Equal(t, []int64{1, 2}, ids, "ids")
 	reqs := s.requests()
-	if len(reqs) != 2 || reqs[0].Query != "" || reqs[1].Query != "page=2" {
-		t.Errorf("requests %+v", reqs)
-	}
+	require.Len(t, reqs, 2)
+	assert.Empty(t, reqs[0].Query)
+	assert.Equal(t, "page=2", reqs[1].Query)
 }
 
 func TestGetSource(t *testing.T) {
@@ -322,14 +285,11 @@ func TestGetSource(t *testing.T) {
 	s.handle("GET", "/api/v4/sources/700102", restReply(200, restFixture(t, "source_response.json")))
 	s.handle("GET", "/api/v4/sources/9", restReply(204, nil))
 	got, err := c.GetSource(t.Context(), 700102)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantEqual(t, "source", *got, LeadSource{ID: 700102, Name: "Landing chat (spring)", ExternalID: "landing-spring", PipelineID: 5502, Default: true})
+	require.NoError(t, err)
+	assert.Equal(t, LeadSource{ID: 700102, Name: "Landing chat (spring)", ExternalID: "landing-spring", PipelineID: 5502, Default: true}, *got, "source")
 	_, err = c.GetSource(t.Context(), 9)
-	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "GET /crm/api/v4/sources/9: 204: not found") {
-		t.Errorf("missing source: %v", err)
-	}
+	assert.ErrorIs(t, err, ErrNotFound, "missing source")
+	assert.ErrorContains(t, err, "GET /crm/api/v4/sources/9: 204: not found", "missing source")
 }
 
 func TestUpdateSourcesWire(t *testing.T) {
@@ -341,14 +301,12 @@ func TestUpdateSourcesWire(t *testing.T) {
 		{ID: 700102, Name: "Landing chat (spring)", PipelineID: 5502, Default: &yes},
 		{ID: 700101, Default: &no, Services: []SourceService{}, RequestID: "wa"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	wantOneRequest(t, s, "PATCH", "/api/v4/sources", "", restCompact(t, "sources_update_request.json"))
-	wantEqual(t, "sources", got, []LeadSource{
+	assert.Equal(t, []LeadSource{
 		{ID: 700102, Name: "Landing chat (spring)", ExternalID: "landing-spring", PipelineID: 5502, Default: true, RequestID: "0"},
 		{ID: 700101, Name: "Sales WhatsApp", ExternalID: "wa-79990001122", PipelineID: 5501, OriginCode: "amo.ext.12345678", RequestID: "wa"},
-	})
+	}, got, "sources")
 }
 
 func TestUpdateSourceWire(t *testing.T) {
@@ -357,13 +315,11 @@ func TestUpdateSourceWire(t *testing.T) {
 	s.handle("PATCH", "/api/v4/sources/700102", restReply(200, restFixture(t, "source_response.json")))
 	yes := true
 	got, err := c.UpdateSource(t.Context(), 700102, SourceUpdate{ID: 1, Name: "Landing chat (spring)", PipelineID: 5502, Default: &yes})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	wantOneRequest(t, s, "PATCH", "/api/v4/sources/700102", "", restCompact(t, "source_update_request.json"))
-	if got.ID != 700102 || !got.Default || got.PipelineID != 5502 {
-		t.Errorf("got %+v", got)
-	}
+	assert.Equal(t, int64(700102), got.ID)
+	assert.True(t, got.Default)
+	assert.Equal(t, int64(5502), got.PipelineID)
 }
 
 func TestDeleteSources(t *testing.T) {
@@ -374,12 +330,12 @@ func TestDeleteSources(t *testing.T) {
 	wantOneRequest(t, s, "DELETE", "/api/v4/sources", "", restCompact(t, "sources_delete_request.json"))
 	var be *BatchError
 	var ae *APIError
-	if !errors.As(err, &be) || !errors.As(err, &ae) {
-		t.Fatalf("err = %v", err)
-	}
-	if !reflect.DeepEqual(be.Failed, []int{1}) || ae.ValidationErrors[0].Errors[0].Code != "EntityNotFound" {
-		t.Errorf("Failed %v, %+v", be.Failed, ae.ValidationErrors)
-	}
+	require.ErrorAs(t, err, &be)
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, []int{1}, be.Failed)
+	require.NotEmpty(t, ae.ValidationErrors)
+	require.NotEmpty(t, ae.ValidationErrors[0].Errors)
+	assert.Equal(t, "EntityNotFound", ae.ValidationErrors[0].Errors[0].Code)
 }
 
 // Batch deletes carry no request_id, so amoCRM's item index is within its
@@ -401,13 +357,12 @@ func TestDeleteSourcesMapsIndexesOfLaterRequests(t *testing.T) {
 	}
 	err := c.DeleteSources(t.Context(), ids)
 	var be *BatchError
-	if !errors.As(err, &be) || !reflect.DeepEqual(be.Failed, []int{53}) || be.Done != 50 {
-		t.Fatalf("err = %v (%+v)", err, be)
-	}
+	require.ErrorAs(t, err, &be)
+	require.Equal(t, []int{53}, be.Failed)
+	require.Equal(t, 50, be.Done)
 	reqs := s.requests()
-	if len(reqs) != 2 || !bytes.HasPrefix(reqs[1].Body, []byte(`[{"id":51},`)) {
-		t.Errorf("requests %d, second body %s", len(reqs), reqs[len(reqs)-1].Body)
-	}
+	require.Len(t, reqs, 2)
+	assert.True(t, bytes.HasPrefix(reqs[1].Body, []byte(`[{"id":51},`)), "second body %s", reqs[1].Body)
 }
 
 func TestDeleteSource(t *testing.T) {
@@ -415,11 +370,7 @@ func TestDeleteSource(t *testing.T) {
 	c, s := restSetup(t)
 	s.handle("DELETE", "/api/v4/sources/700102", restReply(204, nil))
 	s.handle("DELETE", "/api/v4/sources/9", restReply(404, []byte(`{"title":"Not Found","type":"https://httpstatus.es/404","status":404,"detail":"Source not found"}`)))
-	if err := c.DeleteSource(t.Context(), 700102); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, c.DeleteSource(t.Context(), 700102))
 	wantOneRequest(t, s, "DELETE", "/api/v4/sources/700102", "", nil)
-	if err := c.DeleteSource(t.Context(), 9); !errors.Is(err, ErrNotFound) {
-		t.Errorf("err = %v", err)
-	}
+	assert.ErrorIs(t, c.DeleteSource(t.Context(), 9), ErrNotFound)
 }

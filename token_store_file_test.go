@@ -2,13 +2,15 @@ package amojo
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func testToken(n string) *OAuthToken {
@@ -20,48 +22,30 @@ func TestFileTokenStore(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "token.json")
 	s, err := NewFileTokenStore(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Load(t.Context()); !errors.Is(err, ErrNoToken) {
-		t.Fatalf("Load of a missing file: %v", err)
-	}
+	require.NoError(t, err)
+	_, err = s.Load(t.Context())
+	require.ErrorIs(t, err, ErrNoToken, "Load of a missing file")
 	for _, n := range []string{"1", "2"} {
-		if err := s.Save(t.Context(), testToken(n)); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, s.Save(t.Context(), testToken(n)))
 		got, err := s.Load(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := testToken(n); *got != *want {
-			t.Errorf("loaded %s %s, want %s %s", got.AccessToken, got.RefreshToken, want.AccessToken, want.RefreshToken)
-		}
+		require.NoError(t, err)
+		assert.Equal(t, *testToken(n), *got)
 	}
 	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := `{"version":1,"account_url":"https://acme.amocrm.ru","access_token":"acc-2","refresh_token":"ref-2","expiry":"2026-01-02T03:04:05Z"}` + "\n"
-	if string(b) != want {
-		t.Errorf("file\n%s\nwant\n%s", b, want)
-	}
+	assert.Equal(t, want, string(b), "file")
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Errorf("files left beside the token: %v", entries)
-	}
+	assert.Len(t, entries, 1, "files left beside the token")
 	if runtime.GOOS != "windows" {
 		fi, _ := os.Stat(path)
-		if fi.Mode().Perm() != 0o600 {
-			t.Errorf("mode %v, want 0600", fi.Mode().Perm())
-		}
+		assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "mode")
 		unlock, err := s.Lock(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		unlock()
-		if fi, err := os.Stat(path + ".lock"); err != nil || fi.Mode().Perm() != 0o600 {
-			t.Errorf("lock file: %v %v", fi, err)
+		fi, err = os.Stat(path + ".lock")
+		if assert.NoError(t, err, "lock file") {
+			assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "lock file mode")
 		}
 	}
 }
@@ -69,39 +53,28 @@ func TestFileTokenStore(t *testing.T) {
 func TestFileTokenStoreRefusals(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	if _, err := NewFileTokenStore(""); err == nil {
-		t.Error("empty path accepted")
-	}
-	if _, err := NewFileTokenStore(filepath.Join(dir, "missing", "token.json")); err == nil {
-		t.Error("a path in a missing directory accepted")
-	}
-	if _, err := NewFileTokenStore(dir); err == nil {
-		t.Error("a directory accepted")
-	}
+	_, err := NewFileTokenStore("")
+	assert.Error(t, err, "empty path accepted")
+	_, err = NewFileTokenStore(filepath.Join(dir, "missing", "token.json"))
+	assert.Error(t, err, "a path in a missing directory accepted")
+	_, err = NewFileTokenStore(dir)
+	assert.Error(t, err, "a directory accepted")
 	path := filepath.Join(dir, "token.json")
 	s, err := NewFileTokenStore(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, tok := range []*OAuthToken{nil, {}, {AccountURL: "https://acme.amocrm.ru", AccessToken: "a", RefreshToken: "r"}, {AccountURL: "http://acme.amocrm.ru", AccessToken: "a", RefreshToken: "r", Expiry: time.Now()}} {
-		if err := s.Save(t.Context(), tok); err == nil {
-			t.Errorf("saved %v", tok)
-		}
+		assert.Error(t, s.Save(t.Context(), tok), "saved %v", tok)
 	}
-	if err := os.WriteFile(path, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Load(t.Context()); !errors.Is(err, ErrNoToken) {
-		t.Errorf("empty file: %v", err)
-	}
+	require.NoError(t, os.WriteFile(path, nil, 0o600))
+	_, err = s.Load(t.Context())
+	assert.ErrorIs(t, err, ErrNoToken, "empty file")
 	secret := `{"version":1,"account_url":"https://acme.amocrm.ru","access_token":"secret-acc","refresh_token":"","expiry":"2026-01-02T03:04:05Z"`
 	for _, content := range []string{secret, secret + "}", `{"version":2}`} {
-		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
 		_, err := s.Load(t.Context())
-		if err == nil || errors.Is(err, ErrNoToken) || strings.Contains(err.Error(), "secret-acc") {
-			t.Errorf("Load of %q: %v", content, err)
+		if assert.Error(t, err, "Load of %q", content) {
+			assert.NotErrorIs(t, err, ErrNoToken, "Load of %q", content)
+			assert.NotContains(t, err.Error(), "secret-acc", "Load of %q", content)
 		}
 	}
 }
@@ -114,9 +87,7 @@ func TestFileTokenStoreLock(t *testing.T) {
 	a, _ := NewFileTokenStore(path)
 	b, _ := NewFileTokenStore(path) // another store on the same file: another process, as flock sees it
 	unlock, err := a.Lock(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, s := range []*FileTokenStore{a, b} {
 		if runtime.GOOS == "windows" && s == b {
 			continue // no flock: only the holders of one store exclude each other
@@ -124,9 +95,7 @@ func TestFileTokenStoreLock(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Millisecond)
 		_, err := s.Lock(ctx)
 		cancel()
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("second Lock while held: %v", err)
-		}
+		assert.ErrorIs(t, err, context.DeadlineExceeded, "second Lock while held")
 	}
 	got := make(chan error, 1)
 	go func() {
@@ -137,9 +106,7 @@ func TestFileTokenStoreLock(t *testing.T) {
 		got <- err
 	}()
 	unlock()
-	if err := <-got; err != nil {
-		t.Errorf("Lock after unlock: %v", err)
-	}
+	assert.NoError(t, <-got, "Lock after unlock")
 }
 
 func FuzzDecodeTokenFile(f *testing.F) {
@@ -177,8 +144,8 @@ func TestOAuthTokenValidate(t *testing.T) {
 		edit(tok)
 		var ve *ValidationError
 		err := tok.Validate()
-		if !errors.As(err, &ve) || ve.Field != field || strings.Contains(err.Error(), "secret") {
-			t.Errorf("%s: %v", field, err)
-		}
+		require.ErrorAs(t, err, &ve, field)
+		assert.Equal(t, field, ve.Field)
+		assert.NotContains(t, err.Error(), "secret", field)
 	}
 }
