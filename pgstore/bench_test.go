@@ -65,6 +65,8 @@ func BenchmarkCheckpointRecordMsgID(b *testing.B) {
 
 // BenchmarkCheckpointLoad loads a conversation of n msgids, as the importer
 // does once per conversation; ns/msgid is the cost of one.
+//
+//	go test -run '^$' -bench 'CheckpointLoad' -benchtime 20x ./pgstore
 func BenchmarkCheckpointLoad(b *testing.B) {
 	for _, n := range []int{1_000, 50_000} {
 		b.Run("msgs="+strconv.Itoa(n), func(b *testing.B) {

@@ -43,7 +43,9 @@ SELECT EXISTS (SELECT FROM taken), (SELECT holder FROM cur), (SELECT expires_at 
 // another importer holds the conversation and its lease has not expired, or
 // when this Checkpoint holds it already. A claim whose holder died expires
 // after the lease (DefaultClaimLease unless WithClaimLease says otherwise),
-// and another importer can then take the conversation over.
+// and another importer can then take the conversation over. Release every
+// claim before closing the Store: the renewal runs until the last one is
+// released.
 func (c *Checkpoint) Claim(ctx context.Context, conversationID string) error {
 	if err := c.check(conversationID); err != nil {
 		return err

@@ -280,3 +280,29 @@ func TestCheckpointValidates(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckpointCancelled: a cancelled context surfaces as itself, so the
+// importer counts the conversation as interrupted, not failed.
+func TestCheckpointCancelled(t *testing.T) {
+	t.Parallel()
+	cp := open(t).Checkpoint("imp")
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	calls := map[string]error{
+		"Record": cp.Record(ctx, "c-1", importer.CheckpointEntry{MsgID: "m"}),
+		"Claim":  cp.Claim(ctx, "c-1"),
+	}
+	_, calls["Load"] = cp.Load(ctx, "c-1")
+	for name, err := range calls {
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%s: %v, want context.Canceled", name, err)
+		}
+	}
+	// The failed claim is not held.
+	if err := cp.Claim(t.Context(), "c-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.Release(t.Context(), "c-1"); err != nil {
+		t.Fatal(err)
+	}
+}
