@@ -21,9 +21,10 @@ import (
 
 // Checkpoint records how far the import of each conversation got, so an
 // Importer can resume after a crash or Ctrl-C without losing or duplicating
-// anything. NewFileCheckpoint keeps it in a file; an implementation may keep
-// it in a database. Methods are called from many goroutines at once, but
-// never concurrently for the same conversation.
+// anything. NewFileCheckpoint keeps it in a file; package pgstore keeps it
+// in PostgreSQL, shared by importers on several machines (it is also a
+// Claimer). Methods are called from many goroutines at once, but never
+// concurrently for the same conversation.
 //
 // Record must persist the entry before returning: the importer records a
 // chat, a contact or a message right after amoCRM confirmed it, and relies on

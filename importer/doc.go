@@ -16,5 +16,8 @@
 // [*ConversationError] naming the conversation, the message and the JSON
 // path). Imports are idempotent and, with a [Checkpoint] such as
 // [NewFileCheckpoint], resumable after a crash or Ctrl-C without losing or
-// duplicating a message. examples/import-conversation is the program.
+// duplicating a message. A Checkpoint that is also a [Claimer], such as
+// package pgstore's, is shared by importers on several machines: each
+// conversation is claimed by one of them at a time. examples/import-conversation
+// is the program.
 package importer

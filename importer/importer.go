@@ -144,7 +144,10 @@ func WithBotRefID(id string) Option {
 
 // WithCheckpoint records progress in cp, making imports resumable across
 // processes (see NewFileCheckpoint). Without it an in-memory checkpoint is
-// used: re-runs are still idempotent, through what amoCRM reports.
+// used: re-runs are still idempotent, through what amoCRM reports. When cp
+// is also a Claimer (such as pgstore's checkpoint), each conversation is
+// claimed while it is imported, so importers sharing cp never import one
+// conversation at the same time.
 func WithCheckpoint(cp Checkpoint) Option {
 	return func(c *importConfig) error {
 		if cp == nil {
@@ -317,10 +320,14 @@ type Progress struct {
 	// run): they did not fail, and the next run takes them up where they
 	// stopped. Conversations read but not started count here too.
 	ConversationsInterrupted int
-	Messages                 int
-	MessagesSent             int
-	MessagesSkipped          int // already in amoCRM: recorded in the checkpoint or found in the history
-	LastError                error
+	// ConversationsClaimedElsewhere counts the conversations left to
+	// another importer that holds them (see Claimer): not imported by this
+	// run, and not failed.
+	ConversationsClaimedElsewhere int
+	Messages                      int
+	MessagesSent                  int
+	MessagesSkipped               int // already in amoCRM: recorded in the checkpoint or found in the history
+	LastError                     error
 }
 
 // Result is the outcome of one conversation. ChatID is amojo's chat
@@ -357,7 +364,9 @@ type BatchResult struct {
 // *ConversationError values naming the conversation, the message and the
 // step, wrapping the cause (*amojo.ValidationError, *amojo.APIError, …); the result then
 // tells how far the import got. A conversation that this Importer is
-// importing already (in another goroutine) fails at once.
+// importing already (in another goroutine) fails at once; one that another
+// importer holds (see Claimer) is not imported, with an error wrapping
+// ErrClaimed.
 func (im *Importer) ImportConversation(ctx context.Context, c *Conversation) (*Result, error) {
 	r := im.newRun(ctx)
 	defer r.stop()
@@ -382,7 +391,8 @@ func (im *Importer) ImportConversation(ctx context.Context, c *Conversation) (*R
 // (401, 403, the connect, the checkpoint, ctx) stops the run and is returned
 // as it is, a *ConversationError. Otherwise the error is nil when every
 // conversation was imported, or sums up the failures, wrapping the first
-// *ConversationError.
+// *ConversationError; when nothing failed but conversations were left to
+// another importer that holds them (see Claimer), it wraps ErrClaimed.
 func (im *Importer) ImportAll(ctx context.Context, convs iter.Seq2[*Conversation, error]) (*BatchResult, error) {
 	r := im.newRun(ctx)
 	defer r.stop()

@@ -22,6 +22,7 @@ import (
 	"github.com/amojo-go/amojo"
 	"github.com/amojo-go/amojo/amojotest"
 	"github.com/amojo-go/amojo/importer"
+	"github.com/amojo-go/amojo/internal/importtest"
 )
 
 // fastRetry retries at once: the tests inject faults and must not sleep.
@@ -408,41 +409,7 @@ func TestImportAllChunksRESTCalls(t *testing.T) {
 // contact has exactly one, linked.
 func checkImported(t *testing.T, srv *amojotest.Server, convs []*importer.Conversation) {
 	t.Helper()
-	contactOf := map[int]int{}
-	for _, c := range srv.Contacts() {
-		contactOf[c.ID]++
-	}
-	linkOf := map[string]int{}
-	for _, l := range srv.Links() {
-		linkOf[l.ChatID] = l.ContactID
-	}
-	wantContacts := 0
-	for _, c := range convs {
-		chat, ok := srv.ChatByConversation(srv.ScopeID(), c.ID)
-		if !ok {
-			t.Errorf("%s: no chat", c.ID)
-			continue
-		}
-		var got, want []string
-		for _, m := range chat.Messages {
-			got = append(got, m.ClientID)
-		}
-		for _, m := range c.Messages {
-			want = append(want, m.MsgID)
-		}
-		if !slices.Equal(got, want) {
-			t.Errorf("%s: messages %v, want %v", c.ID, got, want)
-		}
-		if c.Contact != nil {
-			wantContacts++
-			if linkOf[chat.ID] == 0 {
-				t.Errorf("%s: chat not linked", c.ID)
-			}
-		}
-	}
-	if n := len(srv.Contacts()); n != wantContacts {
-		t.Errorf("%d contacts, want %d", n, wantContacts)
-	}
+	importtest.CheckImported(t, srv, convs)
 }
 
 func TestImportResumesAfterFaults(t *testing.T) {

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"sync"
 
 	"github.com/amojo-go/amojo"
@@ -18,7 +20,8 @@ type importJob struct {
 	state CheckpointState
 	res   Result
 	err   *ConversationError
-	// claimed: the job holds its conversation id in Importer.active.
+	// claimed: the job holds its conversation id in Importer.active (and,
+	// with a Claimer, its claim).
 	claimed bool
 	// lostCause is why the answer to its contact's creation never arrived.
 	lostCause error
@@ -51,25 +54,49 @@ func (im *Importer) newRun(ctx context.Context) *importRun {
 func (r *importRun) stop() {
 	r.cancel(nil)
 	r.im.activeMu.Lock()
+	ids := slices.Collect(maps.Keys(r.claimed))
+	r.im.activeMu.Unlock()
+	for _, id := range ids {
+		r.releaseClaim(id)
+	}
+	r.im.activeMu.Lock()
 	defer r.im.activeMu.Unlock()
-	for id := range r.claimed {
+	for _, id := range ids {
 		delete(r.im.active, id)
 	}
 	clear(r.claimed)
 }
 
-// claim marks j's conversation as being imported; it reports false when
-// another import of the same conversation is under way.
-func (r *importRun) claim(j *importJob) bool {
+// claim marks j's conversation as being imported and, when the checkpoint
+// is a Claimer, claims it there; it returns why the conversation cannot be
+// imported now: another import of it is under way in this Importer, or
+// (ErrClaimed) in another importer.
+func (r *importRun) claim(j *importJob) *ConversationError {
+	id := j.conv.ID
 	r.im.activeMu.Lock()
-	defer r.im.activeMu.Unlock()
-	if r.im.active[j.conv.ID] {
-		return false
+	if r.im.active[id] {
+		r.im.activeMu.Unlock()
+		return &ConversationError{ConversationID: id, Step: "validate",
+			Err: errors.New("amojo: this conversation is being imported already (is its conversation_id repeated in the input?)")}
 	}
-	r.im.active[j.conv.ID] = true
-	r.claimed[j.conv.ID] = true
+	r.im.active[id] = true
+	r.claimed[id] = true
+	r.im.activeMu.Unlock()
+	if cl, ok := r.im.cfg.checkpoint.(Claimer); ok {
+		if err := cl.Claim(r.ctx, id); err != nil {
+			r.im.activeMu.Lock()
+			delete(r.im.active, id)
+			delete(r.claimed, id)
+			r.im.activeMu.Unlock()
+			step := "checkpoint"
+			if errors.Is(err, ErrClaimed) {
+				step = "claim"
+			}
+			return &ConversationError{ConversationID: id, Step: step, Err: err}
+		}
+	}
 	j.claimed = true
-	return true
+	return nil
 }
 
 // release frees j's conversation once its import is over.
@@ -78,10 +105,24 @@ func (r *importRun) release(j *importJob) {
 		return
 	}
 	j.claimed = false
+	r.releaseClaim(j.conv.ID)
 	r.im.activeMu.Lock()
 	defer r.im.activeMu.Unlock()
 	delete(r.im.active, j.conv.ID)
 	delete(r.claimed, j.conv.ID)
+}
+
+// releaseClaim releases the conversation's claim when the checkpoint is a
+// Claimer. A claim left behind ends by itself, so a failure is only logged.
+func (r *importRun) releaseClaim(id string) {
+	cl, ok := r.im.cfg.checkpoint.(Claimer)
+	if !ok {
+		return
+	}
+	if err := cl.Release(context.WithoutCancel(r.ctx), id); err != nil {
+		r.im.cfg.logger.LogAttrs(r.ctx, slog.LevelWarn, "amojo import: releasing a claim failed",
+			slog.String("conversation", id), slog.String("error", err.Error()))
+	}
 }
 
 // add registers a conversation read from the input (or the error reading it).
@@ -110,9 +151,8 @@ func (r *importRun) add(c *Conversation, readErr error, index int) *importJob {
 			errors.As(err, &ce)
 			ce.Index = index
 			r.fail(j, ce)
-		} else if !r.claim(j) {
-			r.fail(j, &ConversationError{ConversationID: c.ID, Step: "validate",
-				Err: errors.New("amojo: this conversation is being imported already (is its conversation_id repeated in the input?)")})
+		} else if ce := r.claim(j); ce != nil {
+			r.fail(j, ce)
 		}
 	}
 	return j
@@ -148,6 +188,16 @@ func (r *importRun) fail(j *importJob, ce *ConversationError) {
 	ce.Index = j.index
 	j.err = ce
 	r.release(j)
+	if errors.Is(ce.Err, ErrClaimed) {
+		// Another importer holds it: left to that one.
+		r.mu.Lock()
+		r.p.ConversationsClaimedElsewhere++
+		r.report()
+		r.mu.Unlock()
+		r.im.cfg.logger.LogAttrs(r.ctx, slog.LevelInfo, "amojo import left to another importer",
+			slog.String("conversation", ce.ConversationID), slog.String("step", ce.Step))
+		return
+	}
 	if r.ctx.Err() != nil && (errors.Is(ce.Err, context.Canceled) || errors.Is(ce.Err, context.DeadlineExceeded)) {
 		// Stopped, not failed: left for the next run.
 		r.mu.Lock()
@@ -234,7 +284,7 @@ func (r *importRun) result() (*BatchResult, error) {
 	defer r.mu.Unlock()
 	if r.ctx.Err() != nil {
 		// Conversations read but never started were interrupted too.
-		r.p.ConversationsInterrupted = r.p.Conversations - r.p.ConversationsDone - r.p.ConversationsFailed
+		r.p.ConversationsInterrupted = r.p.Conversations - r.p.ConversationsDone - r.p.ConversationsFailed - r.p.ConversationsClaimedElsewhere
 	}
 	res := &BatchResult{Progress: r.p, Failures: r.failures}
 	switch {
@@ -244,6 +294,8 @@ func (r *importRun) result() (*BatchResult, error) {
 		return res, fmt.Errorf("amojo: import stopped: %w", context.Cause(r.ctx))
 	case r.first != nil:
 		return res, fmt.Errorf("amojo: %d of %d conversations failed; first: %w", r.p.ConversationsFailed, r.p.Conversations, r.first)
+	case r.p.ConversationsClaimedElsewhere > 0:
+		return res, fmt.Errorf("amojo: %d of %d conversations left to another importer: %w", r.p.ConversationsClaimedElsewhere, r.p.Conversations, ErrClaimed)
 	}
 	return res, nil
 }

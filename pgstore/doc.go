@@ -1,8 +1,10 @@
 // Package pgstore keeps the state of an amojo integration in PostgreSQL, so
 // that every replica of an integration behind a load balancer sees it: the
-// webhook inbox (an amojo.Inbox shared by all replicas) and the OAuth token
+// webhook inbox (an amojo.Inbox shared by all replicas), the OAuth token
 // pairs (an amojo.TokenStore with its lock, so that replicas refresh one at
-// a time). It uses pgx
+// a time) and the importer's checkpoint (an importer.Checkpoint and
+// importer.Claimer, so an import can move between machines and run on
+// several at once). It uses pgx
 // (github.com/jackc/pgx/v5) and accepts a connection string (Open) or a
 // *pgxpool.Pool of the application (New).
 //
@@ -19,6 +21,8 @@
 //
 //	version 1  amojo_inbox: the webhook inbox
 //	version 2  amojo_oauth_token: OAuth token pairs
+//	version 3  amojo_checkpoint, amojo_checkpoint_msgids, amojo_checkpoint_claims:
+//	           the importer's checkpoint and claims
 //
 // # Inbox
 //
@@ -87,6 +91,77 @@
 // only, and do not log query arguments on the pool (a pgx tracer that
 // does would log the tokens). Errors and the handle's String, Format,
 // LogValue and JSON forms name the key, never a token.
+//
+// # Checkpoint
+//
+// Store.Checkpoint(name) returns the importer.Checkpoint of the import
+// called name: a job's name, or the scope it imports into. Several imports
+// share a database without seeing each other's conversations; the
+// processes of one import, on any machine, share its progress by using the
+// same name. A conversation is a row of amojo_checkpoint (scope, chat,
+// contact, link, pending contact creation and its time, done and digest)
+// plus a row per msgid in amojo_checkpoint_msgids, in the order recorded.
+// Record is one statement, committed before it returns: a msgid is an
+// insert (ON CONFLICT DO NOTHING keeps it once) that costs the same at the
+// 50 000th message of a conversation as at the first, never a rewrite of a
+// growing list; the other entries update the row as
+// importer.CheckpointState.Apply defines them, and Done deletes the
+// conversation's msgids (its digest stands for them). Load reads the row
+// and the msgids in one statement. Times are kept to the microsecond.
+//
+// # Claims
+//
+// Checkpoint is also an importer.Claimer: the importer claims each
+// conversation before its first request and releases it when the
+// conversation is over, so two importers never import the same
+// conversation at the same time. A claim is a row of
+// amojo_checkpoint_claims naming its owner (random, one per Checkpoint
+// value), its holder (host and process id, for people) and when it
+// expires. The holder renews all its claims in one UPDATE every third of
+// the lease (DefaultClaimLease, WithClaimLease) from a goroutine that runs
+// while it holds any, and deletes a claim on release. A conversation
+// claimed by another importer whose lease has not expired is refused with
+// an error wrapping importer.ErrClaimed, naming the holder; the importer
+// leaves it to that one (Progress.ConversationsClaimedElsewhere), and a
+// later run of the same input finds it done. When a holder dies its claims
+// stay until their lease ends, and then another importer takes the
+// conversation over and resumes it from the checkpoint.
+//
+// Each Record of a claimed conversation is fenced: it writes only while the
+// claim's row still names its owner, and holds that row (FOR KEY SHARE)
+// until it commits, while a takeover locks it FOR UPDATE first. So a
+// holder that stalled past its lease, and whose conversation another
+// importer took over, records nothing more (its Record fails with
+// ErrClaimed, and its importer leaves the conversation to the new holder),
+// and the new holder loads everything the old one recorded. What fencing
+// cannot stop is a request the stalled holder had already sent to amoCRM:
+// a message is harmless (amojo refuses a second message with its msgid),
+// and a contact creation is found again by the importer's search (see
+// importer.ErrContactUnconfirmed). Keep the lease well above the stalls an
+// importer may see.
+//
+// Session advisory locks (pg_try_advisory_lock) were weighed against lease
+// rows and not chosen, though they vanish at once when their process dies.
+// They belong to one connection: a claim would pin a pooled connection (or
+// all claims would share a few held ones, serialising their Records to
+// stay fenced), and a connection lost to a network blip or a pooler in
+// transaction mode drops its locks without the process noticing. A machine
+// that vanishes keeps its backends, and their locks, until TCP keepalive
+// gives up (hours by default). Their keys are 64-bit hashes of the
+// conversation ids, shared with every other use of advisory locks in the
+// database. A lease row is visible (SELECT * FROM amojo_checkpoint_claims
+// shows who imports what, until when), works through any pooler, and ends
+// by itself after the lease; the price is that a dead importer's
+// conversations wait for its lease to end.
+//
+// The claims table is UNLOGGED: a claim is written and renewed without
+// waiting for the disk, and a crash of the database (or a failover to a
+// standby) empties it. Every holder then finds its claims gone: its next
+// Record of such a conversation fails with ErrClaimed, and the conversation
+// is taken up again by whichever importer claims it next, from the
+// checkpoint, which is logged like any table. Lease times come from the
+// store's clock, as the inbox's do: the importers' clocks should agree
+// (NTP), with a skew well under the lease.
 //
 // # Why not River
 //

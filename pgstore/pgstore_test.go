@@ -18,6 +18,12 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envReceiverDSN) != "" {
 		os.Exit(receiverChild())
 	}
+	if os.Getenv(envClaimChildDSN) != "" {
+		os.Exit(claimChild())
+	}
+	if os.Getenv(envImportChild) != "" {
+		os.Exit(importChild())
+	}
 	os.Exit(pgtest.Main(m))
 }
 

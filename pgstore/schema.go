@@ -52,6 +52,41 @@ CREATE TABLE amojo_oauth_token (
 COMMENT ON TABLE amojo_oauth_token IS
 	'amojo OAuth token pairs, one per key (account and granting user); as secret as the client secret';
 `},
+	{3, "importer checkpoint and claims", `
+CREATE TABLE amojo_checkpoint (
+	name               text        NOT NULL,
+	conversation_id    text        NOT NULL,
+	scope_id           text        NOT NULL DEFAULT '',
+	chat_id            text        NOT NULL DEFAULT '',
+	contact_id         bigint      NOT NULL DEFAULT 0,
+	linked             boolean     NOT NULL DEFAULT false,
+	contact_pending    boolean     NOT NULL DEFAULT false,
+	contact_pending_at timestamptz,
+	done               boolean     NOT NULL DEFAULT false,
+	digest             text        NOT NULL DEFAULT '',
+	PRIMARY KEY (name, conversation_id)
+);
+COMMENT ON TABLE amojo_checkpoint IS 'amojo importer checkpoint: one row per conversation of each import (name)';
+CREATE TABLE amojo_checkpoint_msgids (
+	name            text   NOT NULL,
+	conversation_id text   NOT NULL,
+	msgid           text   NOT NULL,
+	seq             bigint GENERATED ALWAYS AS IDENTITY,
+	PRIMARY KEY (name, conversation_id, msgid)
+);
+COMMENT ON TABLE amojo_checkpoint_msgids IS 'amojo importer checkpoint: the msgids amojo accepted, until the conversation is done';
+CREATE UNLOGGED TABLE amojo_checkpoint_claims (
+	name            text        NOT NULL,
+	conversation_id text        NOT NULL,
+	owner           text        NOT NULL,
+	holder          text        NOT NULL,
+	claimed_at      timestamptz NOT NULL,
+	expires_at      timestamptz NOT NULL,
+	PRIMARY KEY (name, conversation_id)
+);
+COMMENT ON TABLE amojo_checkpoint_claims IS
+	'amojo importer claims: the conversations being imported, each by one importer (owner) until expires_at';
+`},
 }
 
 // SchemaVersion is the schema version this release migrates to.

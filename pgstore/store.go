@@ -18,6 +18,7 @@ type Store struct {
 	owned     bool // Open made the pool; Close closes it
 	now       func() time.Time
 	retention time.Duration
+	lease     time.Duration // of a conversation's claim
 
 	purgeMu   sync.Mutex
 	lastPurge time.Time
@@ -29,6 +30,7 @@ type Option func(*config) error
 type config struct {
 	now       func() time.Time
 	retention time.Duration
+	lease     time.Duration
 }
 
 // WithClock sets the clock of leases and due times (default time.Now).
@@ -50,6 +52,21 @@ func WithRetention(d time.Duration) Option {
 			return &amojo.ValidationError{Field: "Retention", Reason: "not positive"}
 		}
 		c.retention = d
+		return nil
+	}
+}
+
+// WithClaimLease sets how long a conversation's claim (Checkpoint.Claim)
+// lasts past its holder's last renewal (default DefaultClaimLease): how
+// long the conversations of an importer that died stay claimed. The holder
+// renews every third of it; one that cannot renew for that long (stalled,
+// or cut off from the database) loses its claims.
+func WithClaimLease(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return &amojo.ValidationError{Field: "ClaimLease", Reason: "not positive"}
+		}
+		c.lease = d
 		return nil
 	}
 }
@@ -87,7 +104,7 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 	if pool == nil {
 		return nil, &amojo.ValidationError{Field: "pool", Reason: "nil"}
 	}
-	c := config{now: time.Now, retention: amojo.DefaultInboxRetention}
+	c := config{now: time.Now, retention: amojo.DefaultInboxRetention, lease: DefaultClaimLease}
 	for i, opt := range opts {
 		if opt == nil {
 			return nil, &amojo.ValidationError{Field: fmt.Sprintf("opts[%d]", i), Reason: "nil option"}
@@ -96,7 +113,7 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 			return nil, err
 		}
 	}
-	return &Store{pool: pool, now: c.now, retention: c.retention}, nil
+	return &Store{pool: pool, now: c.now, retention: c.retention, lease: c.lease}, nil
 }
 
 // Pool returns the store's pool.

@@ -16,11 +16,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
 	"github.com/amojo-go/amojo/amojotest"
+	"github.com/amojo-go/amojo/internal/killtest"
 )
 
 // killPlan says when the parent kills the child: right after the server has
@@ -43,53 +43,15 @@ func (p killPlan) String() string {
 	return fmt.Sprintf("after request %d", p.n)
 }
 
-// killer serves the fake to the child processes and SIGKILLs the running
-// one at the point its plan says.
-type killer struct {
-	srv *amojotest.Server
-
-	mu     sync.Mutex
-	plan   *killPlan
-	n      int
-	child  *os.Process
-	exited chan struct{}
-	killed bool
+// isContactCreation reports amoCRM's request creating contacts.
+func isContactCreation(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.Path == "/api/v4/contacts"
 }
 
-func (k *killer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	k.mu.Lock()
-	k.n++
-	p, n := k.plan, k.n
-	k.mu.Unlock()
-	if p != nil && p.before && n == p.n {
-		k.kill()
-		return
-	}
-	k.srv.ServeHTTP(w, r) // the answer is still buffered in w
-	if p != nil && (p.contacts && r.Method == http.MethodPost && r.URL.Path == "/api/v4/contacts" || !p.before && !p.contacts && n == p.n) {
-		k.kill()
-	}
-}
-
-// kill sends SIGKILL to the child and waits until it is gone, so it never
-// sees the answer being written.
-func (k *killer) kill() {
-	k.mu.Lock()
-	if k.killed || k.child == nil {
-		k.mu.Unlock()
-		return
-	}
-	k.killed = true
-	child, exited := k.child, k.exited
-	k.mu.Unlock()
-	_ = child.Kill()
-	<-exited
-}
-
-// runChild runs the program in a child process with args and env, killing
-// it as plan says (nil: never), and returns whether it was killed, its exit
-// status and its output.
-func (k *killer) runChild(t *testing.T, plan *killPlan, env map[string]string, args ...string) (killed bool, code int, out string) {
+// runChild runs the program in a child process behind k with args and env,
+// killing it as plan says (nil: never), and returns whether it was killed,
+// its exit status and its output.
+func runChild(t *testing.T, k *killtest.Proxy, plan *killPlan, env map[string]string, args ...string) (killed bool, code int, out string) {
 	t.Helper()
 	argv, _ := json.Marshal(args)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestImportSurvivesKills$")
@@ -99,18 +61,18 @@ func (k *killer) runChild(t *testing.T, plan *killPlan, env map[string]string, a
 	}
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	var kp killtest.Plan
+	if plan != nil {
+		kp = killtest.Plan{At: plan.n, Before: plan.before}
+		if plan.contacts {
+			kp.After = isContactCreation
+			if !plan.before {
+				kp.At = 0
+			}
+		}
 	}
-	exited := make(chan struct{})
-	k.mu.Lock()
-	k.plan, k.n, k.child, k.exited, k.killed = plan, 0, cmd.Process, exited, false
-	k.mu.Unlock()
-	err := cmd.Wait()
-	close(exited)
-	k.mu.Lock()
-	killed, k.plan, k.child = k.killed, nil, nil
-	k.mu.Unlock()
+	why, err := k.Run(cmd, kp)
+	killed = why != ""
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
@@ -146,7 +108,7 @@ func TestImportSurvivesKills(t *testing.T) {
 	t.Parallel()
 	srv := amojotest.NewServer(amojotest.WithRateLimit(0, 0))
 	t.Cleanup(srv.Close)
-	k := &killer{srv: srv}
+	k := &killtest.Proxy{Next: srv}
 	ts := httptest.NewServer(k)
 	t.Cleanup(ts.Close)
 	env := map[string]string{
@@ -173,13 +135,13 @@ func TestImportSurvivesKills(t *testing.T) {
 		if p.contacts && len(srv.Contacts()) == convs {
 			p.contacts = false // no contact left to create: kill at request n
 		}
-		killed, code, out := k.runChild(t, p, env, args...)
+		killed, code, out := runChild(t, k, p, env, args...)
 		if !killed {
 			t.Fatalf("run planned to be killed %s ended by itself with %d:\n%s", p, code, out)
 		}
 		kills = append(kills, p.String())
 	}
-	_, code, out := k.runChild(t, nil, env, args...)
+	_, code, out := runChild(t, k, nil, env, args...)
 	if code != exitOK || !strings.Contains(out, fmt.Sprintf("imported %d of %d conversations", convs, convs)) {
 		t.Fatalf("last run: exit %d\n%s", code, out)
 	}

@@ -24,13 +24,16 @@
 //	AMOJO_BOT_ID          optional; the channel bot's id, for "bot" messages
 //
 // Flags choose a conversation file (one JSON document) or a JSON Lines file
-// of many conversations, a checkpoint file that makes a long import
-// resumable (against an account: the in-process fake starts empty on every
-// run, so it refuses one), the number of conversations imported at once,
-// and a dry run that validates the input and prints the plan without
-// sending anything. The exit status is 0 when every conversation read was
-// imported, 1 when the import failed or imported fewer (the reason is on
-// stderr), and 2 for bad usage or input.
+// of many conversations, a checkpoint that makes a long import resumable
+// (against an account: the in-process fake starts empty on every run, so it
+// refuses one) — a file, or PostgreSQL (-postgres DSN), which runs on
+// several machines share: each conversation is imported by one of them at a
+// time, and one another run holds is left to it (the summary counts them) —
+// the number of conversations imported at once, and a dry run that
+// validates the input and prints the plan without sending anything. The
+// exit status is 0 when every conversation read was imported, 1 when the
+// import failed or imported fewer, such as when conversations were left to
+// another run (the reason is on stderr), and 2 for bad usage or input.
 package main
 
 import (
@@ -113,6 +116,8 @@ func interruptContext(stderr io.Writer) (ctx context.Context, stop func()) {
 type config struct {
 	file         string
 	checkpoint   string
+	postgres     string // -postgres: the connection string of the PostgreSQL checkpoint
+	importName   string // -import-name: the import's name in it
 	concurrency  int
 	dryRun       bool
 	notifyNewest bool
@@ -129,6 +134,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var cfg config
 	fs.StringVar(&cfg.file, "file", "", "conversation `file`: one JSON conversation (.json) or JSON Lines, one per line (.jsonl); default: the walk-through's conversation")
 	fs.StringVar(&cfg.checkpoint, "checkpoint", "", "checkpoint `file` recording progress, so a stopped import resumes where it stopped")
+	fs.StringVar(&cfg.postgres, "postgres", "", "record progress in PostgreSQL at `dsn` instead, shared by runs on several machines, which then split the conversations (migrates the schema)")
+	fs.StringVar(&cfg.importName, "import-name", "", "the import's `name` in the PostgreSQL checkpoint: runs with the same name share their progress (default: the scope, channel_account)")
 	fs.IntVar(&cfg.concurrency, "concurrency", importer.DefaultConcurrency, "conversations imported at once")
 	fs.BoolVar(&cfg.dryRun, "dry-run", false, "validate the input and print the plan; send nothing")
 	fs.BoolVar(&cfg.notifyNewest, "notify-newest", false, "send each conversation's newest message non-silently (creates a lead and notifies users)")
@@ -156,6 +163,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fake := cfg.Fake()
 	if missing := cfg.Missing(); !fake && len(missing) > 0 {
 		fmt.Fprintf(stderr, "%s: set %s too (or none of them to use the in-process fake amoCRM)\n", prog, strings.Join(missing, " and "))
+		return exitUsage
+	}
+	if msg := checkCheckpointFlags(fs, fake, cfg.dryRun); msg != "" {
+		fmt.Fprintf(stderr, "%s: %s\n", prog, msg)
 		return exitUsage
 	}
 	if fake && cfg.checkpoint != "" && !cfg.dryRun {
@@ -222,6 +233,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		defer cp.Close()
 		opts = append(opts, importer.WithCheckpoint(cp))
+	}
+	if cfg.postgres != "" {
+		cp, pgOpts, closeStore, err := openPostgres(ctx, cfg, chats, crm)
+		if err != nil {
+			return fail(stderr, cfg, err)
+		}
+		defer closeStore()
+		fmt.Fprintf(stdout, "Checkpoint: PostgreSQL, import %q.\n", cp.Name())
+		opts = append(opts, pgOpts...)
 	}
 
 	if !in.lines {
@@ -300,6 +320,9 @@ func importMany(ctx context.Context, in *input, plan *plan, chats *amojo.Client,
 	p := res.Progress
 	fmt.Fprintf(stdout, "imported %d of %d conversations (%d done before): %d messages sent, %d already there; %d conversations failed\n",
 		p.ConversationsDone, plan.conversations, p.ConversationsSkipped, p.MessagesSent, p.MessagesSkipped, p.ConversationsFailed)
+	if p.ConversationsClaimedElsewhere > 0 {
+		fmt.Fprintf(stdout, "left to another run: %d conversations it is importing\n", p.ConversationsClaimedElsewhere)
+	}
 	if err == nil {
 		if p.Conversations != plan.conversations || p.ConversationsDone != p.Conversations {
 			// Nothing failed, yet not everything checked was imported: the
@@ -312,7 +335,12 @@ func importMany(ctx context.Context, in *input, plan *plan, chats *amojo.Client,
 	}
 	// Conversations the run did not get to, or stopped in the middle of,
 	// did not fail: the next run takes them up.
-	left := plan.conversations - p.ConversationsDone - p.ConversationsFailed
+	left := plan.conversations - p.ConversationsDone - p.ConversationsFailed - p.ConversationsClaimedElsewhere
+	if errors.Is(err, importer.ErrClaimed) && p.ConversationsFailed == 0 {
+		fmt.Fprintf(stderr, "%s: %d conversations are being imported by another run sharing the checkpoint: left to it (run again once it is done to check them)\n",
+			prog, p.ConversationsClaimedElsewhere)
+		return exitFailed
+	}
 	if errors.Is(err, context.Canceled) {
 		if fake {
 			fmt.Fprintf(stderr, "%s: interrupted: %d conversations not imported (the in-process fake amoCRM starts empty on every run: the next run imports everything again)\n", prog, left)
@@ -365,6 +393,8 @@ func fail(stderr io.Writer, cfg config, err error) int {
 		hint = " (check AMOJO_CHANNEL_SECRET and the clock)"
 	case errors.Is(err, importer.ErrContactUnconfirmed):
 		hint = contactHint
+	case errors.Is(err, importer.ErrClaimed):
+		hint = " (another run sharing the checkpoint is importing it: run again once it is done)"
 	}
 	fmt.Fprintf(stderr, "%s: %s%s\n", prog, oneLine(err), hint)
 	return exitFailed
@@ -372,10 +402,13 @@ func fail(stderr io.Writer, cfg config, err error) int {
 
 // resumeHint tells how to resume, when there is a checkpoint.
 func resumeHint(cfg config) string {
-	if cfg.checkpoint == "" {
-		return ""
+	switch {
+	case cfg.checkpoint != "":
+		return "; run the same command again to resume from " + cfg.checkpoint
+	case cfg.postgres != "":
+		return "; run the same command again to resume from the PostgreSQL checkpoint"
 	}
-	return "; run the same command again to resume from " + cfg.checkpoint
+	return ""
 }
 
 // contactHint explains what to do about a contact that may have been created.

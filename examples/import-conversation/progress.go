@@ -54,8 +54,12 @@ func (pr *progress) update(p importer.Progress) {
 
 func (pr *progress) line() {
 	p := pr.p
-	fmt.Fprintf(pr.w, "progress: %d/%d conversations done (%d failed), %d/%d messages (%d sent, %d already there)\n",
-		p.ConversationsDone, pr.conversations, p.ConversationsFailed,
+	elsewhere := ""
+	if p.ConversationsClaimedElsewhere > 0 {
+		elsewhere = fmt.Sprintf(", %d left to another run", p.ConversationsClaimedElsewhere)
+	}
+	fmt.Fprintf(pr.w, "progress: %d/%d conversations done (%d failed%s), %d/%d messages (%d sent, %d already there)\n",
+		p.ConversationsDone, pr.conversations, p.ConversationsFailed, elsewhere,
 		p.MessagesSent+p.MessagesSkipped, pr.messages, p.MessagesSent, p.MessagesSkipped)
 }
 
