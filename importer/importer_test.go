@@ -330,33 +330,72 @@ func TestImportAuthErrors(t *testing.T) {
 // one has a contact to create.
 func manyConversations(t testing.TB, n, m int) []*importer.Conversation {
 	t.Helper()
-	start := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
 	out := make([]*importer.Conversation, n)
 	for i := range n {
-		c := &importer.Conversation{
-			ID:     fmt.Sprintf("conv-%d", i),
-			Client: amojo.Participant{ID: fmt.Sprintf("client-%d", i), Name: fmt.Sprintf("Client %d", i)},
-		}
-		if i%2 == 0 {
-			c.Contact = &importer.ContactSpec{Name: fmt.Sprintf("Client %d", i), Phones: []string{fmt.Sprintf("+7900%07d", i)}}
-		}
-		for k := range m {
-			msg := importer.ConversationMessage{
-				MsgID: fmt.Sprintf("conv-%d-m-%d", i, k), Time: start.Add(time.Duration(k) * time.Minute),
-				From: importer.FromClient, Content: amojo.Text{Text: fmt.Sprintf("message %d", k)},
-			}
-			if k%2 == 1 {
-				msg.From = importer.FromManager
-				msg.Sender = &amojo.Participant{ID: "mgr", RefID: amojotest.DefaultManagerAmojoID, Name: amojotest.DefaultManagerName}
-			}
-			c.Messages = append(c.Messages, msg)
-		}
-		if err := c.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		out[i] = c
+		out[i] = conversationN(t, i, m)
 	}
 	return out
+}
+
+// conversationN returns conversation i of manyConversations, with m
+// messages, alternately from the client and a manager, and a contact to
+// create when i is even.
+func conversationN(t testing.TB, i, m int) *importer.Conversation {
+	t.Helper()
+	start := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	c := &importer.Conversation{
+		ID:     fmt.Sprintf("conv-%d", i),
+		Client: amojo.Participant{ID: fmt.Sprintf("client-%d", i), Name: fmt.Sprintf("Client %d", i)},
+	}
+	if i%2 == 0 {
+		c.Contact = &importer.ContactSpec{Name: fmt.Sprintf("Client %d", i), Phones: []string{fmt.Sprintf("+7900%07d", i)}}
+	}
+	for k := range m {
+		msg := importer.ConversationMessage{
+			MsgID: fmt.Sprintf("conv-%d-m-%d", i, k), Time: start.Add(time.Duration(k) * time.Minute),
+			From: importer.FromClient, Content: amojo.Text{Text: fmt.Sprintf("message %d", k)},
+		}
+		if k%2 == 1 {
+			msg.From = importer.FromManager
+			msg.Sender = &amojo.Participant{ID: "mgr", RefID: amojotest.DefaultManagerAmojoID, Name: amojotest.DefaultManagerName}
+		}
+		c.Messages = append(c.Messages, msg)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// jsonLines returns convs as a JSON Lines file and where each line starts.
+func jsonLines(t testing.TB, convs []*importer.Conversation) ([]byte, []int64) {
+	t.Helper()
+	var b bytes.Buffer
+	var starts []int64
+	for _, c := range convs {
+		data, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		starts = append(starts, int64(b.Len()))
+		b.Write(data)
+		b.WriteByte('\n')
+	}
+	return b.Bytes(), starts
+}
+
+// payloadConversation returns the conversation_id of a message request.
+func payloadConversation(t testing.TB, r amojotest.Request) string {
+	t.Helper()
+	var body struct {
+		Payload struct {
+			ConversationID string `json:"conversation_id"`
+		} `json:"payload"`
+	}
+	if err := json.Unmarshal(r.Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	return body.Payload.ConversationID
 }
 
 func TestImportAllChunksRESTCalls(t *testing.T) {
@@ -930,15 +969,7 @@ func TestImportAllLongConversationDoesNotStall(t *testing.T) {
 	longSent := map[string]int{}
 	during := map[string]bool{}
 	for _, r := range srv.RequestsTo(amojotest.RouteMessage) {
-		var body struct {
-			Payload struct {
-				ConversationID string `json:"conversation_id"`
-			} `json:"payload"`
-		}
-		if err := json.Unmarshal(r.Body, &body); err != nil {
-			t.Fatal(err)
-		}
-		id := body.Payload.ConversationID
+		id := payloadConversation(t, r)
 		if strings.HasPrefix(id, "long-") {
 			longSent[id]++
 			continue
