@@ -155,9 +155,11 @@ func WithCheckpoint(cp Checkpoint) Option {
 	}
 }
 
-// WithConcurrency sets how many conversations are imported at once (default
-// DefaultConcurrency). Messages of one conversation are always sent one
-// after the other, in time order.
+// WithConcurrency sets how many conversations send their messages at once,
+// which is also the most chats API requests in flight at once, chat
+// creations and history reads included (default DefaultConcurrency).
+// Messages of one conversation are always sent one after the other, in time
+// order.
 func WithConcurrency(n int) Option {
 	return func(c *importConfig) error {
 		if n < 1 {
@@ -172,7 +174,9 @@ func WithConcurrency(n int) Option {
 // (default DefaultChunkSize, at most 250): each chunk costs one REST
 // request to look up existing links, one to create contacts and one to link
 // chats, which keeps the REST API's 7 requests per second from limiting the
-// import. Memory grows with the chunk size, not with the input.
+// import. A chunk is prepared while the conversations before it send their
+// messages. Memory grows with the chunk size (about two chunks are held),
+// not with the input.
 func WithChunkSize(n int) Option {
 	return func(c *importConfig) error {
 		if n < 1 || n > maxChunkSize {
@@ -362,7 +366,7 @@ func (im *Importer) ImportConversation(ctx context.Context, c *Conversation) (*R
 	r := im.newRun(ctx)
 	defer r.stop()
 	j := r.add(c, nil, 0)
-	r.prepare([]*importJob{j})
+	r.prepare([]*importJob{j}, nil)
 	if j.err == nil {
 		r.importMessages(j)
 	}
@@ -373,63 +377,34 @@ func (im *Importer) ImportConversation(ctx context.Context, c *Conversation) (*R
 }
 
 // ImportAll imports every conversation of convs (such as
-// ReadConversations), with up to the configured number at once. It reads the
-// input one chunk at a time, so memory does not grow with it: chunks batch
-// the REST steps, and each prepared conversation goes to the first free
-// worker, so a long conversation never holds up the others. A conversation
-// that fails (invalid, or refused by amoCRM) is counted and reported in the
-// result, and the others go on; an error that would fail every conversation
-// (401, 403, the connect, the checkpoint, ctx) stops the run and is returned
-// as it is, a *ConversationError. Otherwise the error is nil when every
+// ReadConversations), with up to the configured number of chats API
+// requests in flight at once. It reads the input as it goes, so memory does
+// not grow with it: it holds the conversations being prepared and
+// imported. Conversations are prepared in chunks, which batch the REST
+// steps (see WithChunkSize), while the conversations started before send
+// their messages; each then goes to the first free worker, so a long
+// conversation never holds up the others. A conversation that fails
+// (invalid, or refused by amoCRM) is counted and reported in the result,
+// and the others go on; an error that would fail every conversation (401,
+// 403, the connect, the checkpoint, ctx) stops the run and is returned as it
+// is, a *ConversationError. Otherwise the error is nil when every
 // conversation was imported, or sums up the failures, wrapping the first
 // *ConversationError.
 func (im *Importer) ImportAll(ctx context.Context, convs iter.Seq2[*Conversation, error]) (*BatchResult, error) {
 	r := im.newRun(ctx)
 	defer r.stop()
-	// Chunks only batch the REST steps (prepare); each prepared conversation
-	// then waits for the first free worker, so a long conversation holds up
-	// one worker, not its chunk. ready holds at most one chunk: with the
-	// chunk being read and prepared and the workers' conversations, memory
-	// stays bounded by about two chunks.
-	ready := make(chan *importJob, im.cfg.chunk)
-	var workers sync.WaitGroup
-	for range im.cfg.concurrency {
-		workers.Go(func() {
-			for j := range ready {
-				if r.ctx.Err() != nil {
-					continue // stopped: leave it for the next run
-				}
-				r.sem <- struct{}{}
-				r.importMessages(j)
-				<-r.sem
-			}
-		})
-	}
-	flush := func(batch []*importJob) {
-		r.prepare(batch)
-		for _, j := range batch {
-			if j.err == nil && !j.res.AlreadyDone && r.ctx.Err() == nil {
-				ready <- j
-			}
-		}
-	}
-	var batch []*importJob
+	p := r.startPipeline()
 	index := 0
 	for c, err := range convs {
 		if r.ctx.Err() != nil {
 			break
 		}
-		batch = append(batch, r.add(c, err, index))
+		j := r.add(c, err, index)
 		index++
-		if len(batch) == im.cfg.chunk {
-			flush(batch)
-			batch = nil
+		if j.err == nil {
+			p.add(j)
 		}
 	}
-	if r.ctx.Err() == nil && len(batch) > 0 {
-		flush(batch)
-	}
-	close(ready)
-	workers.Wait()
+	p.close()
 	return r.result()
 }

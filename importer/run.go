@@ -29,7 +29,9 @@ type importRun struct {
 	im     *Importer
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	sem    chan struct{}
+	// sem holds a slot for each chats API request in flight (chat
+	// creations, messages, history reads): at most WithConcurrency.
+	sem chan struct{}
 
 	mu       sync.Mutex
 	p        Progress
@@ -58,8 +60,26 @@ func (r *importRun) stop() {
 	clear(r.claimed)
 }
 
+// call makes one chats API request (fn) in one of the run's slots,
+// waiting for a free one first. A conversation holds a slot only while its
+// request is in flight, so the next chunk's chat creations wait for a
+// request to end, not for a conversation.
+func (r *importRun) call(fn func() error) error {
+	select {
+	case r.sem <- struct{}{}:
+	case <-r.ctx.Done():
+		return r.ctx.Err()
+	}
+	defer func() { <-r.sem }()
+	return fn()
+}
+
 // claim marks j's conversation as being imported; it reports false when
-// another import of the same conversation is under way.
+// another import of the same conversation is under way. It is the one place
+// a conversation is claimed: prepare calls it when the conversation starts,
+// before its checkpoint is loaded and before its first request; release
+// (from finish or fail, or stop for those a stopped run never got to) frees
+// it.
 func (r *importRun) claim(j *importJob) bool {
 	r.im.activeMu.Lock()
 	defer r.im.activeMu.Unlock()
@@ -84,16 +104,32 @@ func (r *importRun) release(j *importJob) {
 	delete(r.claimed, j.conv.ID)
 }
 
-// add registers a conversation read from the input (or the error reading it).
+// add registers a conversation read from the input (or the error reading
+// it): it counts it in the progress and checks it (see check).
 func (r *importRun) add(c *Conversation, readErr error, index int) *importJob {
-	j := &importJob{conv: c, index: index}
+	r.counted(c)
+	return r.check(c, readErr, index)
+}
+
+// counted adds c (nil: a conversation that could not be read) to the
+// conversations and messages read.
+func (r *importRun) counted(c *Conversation) {
 	r.mu.Lock()
 	r.p.Conversations++
 	if c != nil {
 		r.p.Messages += len(c.Messages)
-		j.res.ConversationID = c.ID
 	}
 	r.mu.Unlock()
+}
+
+// check returns the job of a conversation read from the input, failed when
+// reading or validating it failed. Its claim comes later, when its import
+// starts (prepare).
+func (r *importRun) check(c *Conversation, readErr error, index int) *importJob {
+	j := &importJob{conv: c, index: index}
+	if c != nil {
+		j.res.ConversationID = c.ID
+	}
 	switch {
 	case readErr != nil:
 		var ce *ConversationError
@@ -110,9 +146,6 @@ func (r *importRun) add(c *Conversation, readErr error, index int) *importJob {
 			errors.As(err, &ce)
 			ce.Index = index
 			r.fail(j, ce)
-		} else if !r.claim(j) {
-			r.fail(j, &ConversationError{ConversationID: c.ID, Step: "validate",
-				Err: errors.New("amojo: this conversation is being imported already (is its conversation_id repeated in the input?)")})
 		}
 	}
 	return j
