@@ -20,6 +20,13 @@ type importJob struct {
 	err   *ConversationError
 	// claimed: the job holds its conversation id in Importer.active.
 	claimed bool
+	// readFirst: amoCRM may hold messages of it that the checkpoint does
+	// not list, so its history is read before sending: the conversation was
+	// finished before and gained messages (a finished conversation keeps
+	// only a digest of its msgids), or the importer has no checkpoint of
+	// its own (WithCheckpoint) and this one is new to it, so it cannot tell
+	// a new conversation from one an earlier run imported.
+	readFirst bool
 	// lostCause is why the answer to its contact's creation never arrived.
 	lostCause error
 }
