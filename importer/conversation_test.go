@@ -355,6 +355,9 @@ func TestReadConversationDeeplyNested(t *testing.T) {
 		if !errors.As(err, &ce) || ce.Step != "read" || !strings.Contains(err.Error(), "invalid JSON") {
 			t.Errorf("err = %v", err)
 		}
+		if n, ok := messageCount([]byte(data)); ok || n != 0 {
+			t.Errorf("messageCount = %d, %v", n, ok)
+		}
 	}
 }
 

@@ -24,6 +24,11 @@ const DefaultConcurrency = 8
 // their contacts are looked up, created and linked with one REST request each.
 const DefaultChunkSize = 50
 
+// DefaultLookahead is how many conversations ImportAll reads ahead of
+// those started unless WithLookahead says otherwise: it starts the longest
+// of them first.
+const DefaultLookahead = 200
+
 // maxChunkSize is the most conversations a chunk may hold: amoCRM accepts
 // at most 250 entities in one REST v4 request.
 const maxChunkSize = 250
@@ -86,6 +91,7 @@ type importConfig struct {
 	checkpoint   Checkpoint
 	concurrency  int
 	chunk        int
+	lookahead    int
 	notifyNewest bool
 	recreate     bool
 	verify       bool
@@ -182,11 +188,14 @@ func WithConcurrency(n int) Option {
 	}
 }
 
-// WithChunkSize sets how many conversations ImportAll prepares together
-// (default DefaultChunkSize, at most 250): each chunk costs one REST
-// request to look up existing links, one to create contacts and one to link
-// chats, which keeps the REST API's 7 requests per second from limiting the
-// import. A chunk is prepared while the conversations before it send their
+// WithChunkSize sets how many conversations ImportAll and ImportFile
+// prepare together (default DefaultChunkSize, at most 250): each chunk
+// costs one REST request to look up existing links, one to create contacts
+// and one to link chats, which keeps the REST API's 7 requests per second
+// from limiting the import. The first chunk holds one conversation per
+// worker (WithConcurrency), when that is fewer, so that the first messages
+// leave soon; a last chunk smaller than half a chunk joins the one before.
+// A chunk is prepared while the conversations before it send their
 // messages. Memory grows with the chunk size (about two chunks are held),
 // not with the input.
 func WithChunkSize(n int) Option {
@@ -195,6 +204,24 @@ func WithChunkSize(n int) Option {
 			return invalid("ChunkSize", "must be within [1, 250]")
 		}
 		c.chunk = n
+		return nil
+	}
+}
+
+// WithLookahead sets how many conversations ImportAll reads ahead of those
+// it has started (default DefaultLookahead): it starts the one with the most
+// messages among them first, so the longest conversations, whose messages
+// go one after the other, do not start last and run alone at the end. 1
+// starts them in input order. Those conversations are held in memory:
+// memory grows with the lookahead, not with the input. ImportFile, which
+// can read a conversation again from the file, holds none of them and looks
+// over the whole file.
+func WithLookahead(n int) Option {
+	return func(c *importConfig) error {
+		if n < 1 {
+			return invalid("Lookahead", "must be at least 1")
+		}
+		c.lookahead = n
 		return nil
 	}
 }
@@ -296,6 +323,7 @@ func New(chats *amojo.Client, crm *amojo.CRMClient, opts ...Option) (*Importer, 
 		title:       DefaultChannelTitle,
 		concurrency: DefaultConcurrency,
 		chunk:       DefaultChunkSize,
+		lookahead:   DefaultLookahead,
 		verify:      true,
 		verifyWait:  DefaultVerifyWait,
 	}
@@ -328,7 +356,8 @@ func New(chats *amojo.Client, crm *amojo.CRMClient, opts ...Option) (*Importer, 
 
 // Progress is the state of an import, reported through WithProgress.
 // Conversations counts the conversations read so far (a stream's total is
-// not known in advance) and Messages their messages.
+// not known in advance; ImportFile reports the whole file's first) and
+// Messages their messages.
 type Progress struct {
 	Conversations        int
 	ConversationsDone    int // imported, including those skipped
@@ -397,21 +426,22 @@ func (im *Importer) ImportConversation(ctx context.Context, c *Conversation) (*R
 // ImportAll imports every conversation of convs (such as
 // ReadConversations), with up to the configured number of chats API
 // requests in flight at once. It reads the input as it goes, so memory does
-// not grow with it: it holds the conversations being prepared and
-// imported. Conversations are prepared in chunks, which batch the REST
-// steps (see WithChunkSize), while the conversations started before send
-// their messages; each then goes to the first free worker, so a long
-// conversation never holds up the others. A conversation that fails
-// (invalid, or refused by amoCRM) is counted and reported in the result,
-// and the others go on; an error that would fail every conversation (401,
-// 403, the connect, the checkpoint, ctx) stops the run and is returned as it
-// is, a *ConversationError. Otherwise the error is nil when every
-// conversation was imported, or sums up the failures, wrapping the first
-// *ConversationError.
+// not grow with it: it holds the conversations it reads ahead (see
+// WithLookahead), starting the longest of them first, and those being
+// prepared and imported. Conversations are prepared in chunks, which batch
+// the REST steps (see WithChunkSize), while the conversations started
+// before send their messages. A conversation that fails (invalid, or
+// refused by amoCRM) is counted and reported in the result, and the others
+// go on; an error that would fail every conversation (401, 403, the
+// connect, the checkpoint, ctx) stops the run and is returned as it is, a
+// *ConversationError. Otherwise the error is nil when every conversation
+// was imported, or sums up the failures, wrapping the first
+// *ConversationError. For a file, ImportFile looks over the whole of it.
 func (im *Importer) ImportAll(ctx context.Context, convs iter.Seq2[*Conversation, error]) (*BatchResult, error) {
 	r := im.newRun(ctx)
 	defer r.stop()
 	p := r.startPipeline()
+	ahead := newLookahead(im.cfg.lookahead)
 	index := 0
 	for c, err := range convs {
 		if r.ctx.Err() != nil {
@@ -420,8 +450,13 @@ func (im *Importer) ImportAll(ctx context.Context, convs iter.Seq2[*Conversation
 		j := r.add(c, err, index)
 		index++
 		if j.err == nil {
-			p.add(j)
+			if next := ahead.push(j); next != nil {
+				p.add(next, -1)
+			}
 		}
+	}
+	for j := ahead.pop(); j != nil && r.ctx.Err() == nil; j = ahead.pop() {
+		p.add(j, ahead.jobs.Len())
 	}
 	p.close()
 	return r.result()

@@ -44,6 +44,7 @@ type benchEnv struct {
 	latency     time.Duration
 	uniform     [2]int // conversations × messages; zero: the skewed input
 	concurrency []int
+	stream      bool // ImportAll of ReadConversations instead of ImportFile
 }
 
 func readBenchEnv(b *testing.B) benchEnv {
@@ -66,6 +67,13 @@ func readBenchEnv(b *testing.B) benchEnv {
 		if _, err := fmt.Sscanf(v, "%dx%d", &e.uniform[0], &e.uniform[1]); err != nil || e.uniform[0] < 1 || e.uniform[1] < 1 {
 			b.Fatalf("AMOJO_BENCH_SIZE=%q: want CONVERSATIONSxMESSAGES, such as 200x50", v)
 		}
+	}
+	switch v := os.Getenv("AMOJO_BENCH_SOURCE"); v {
+	case "", "file":
+	case "stream":
+		e.stream = true
+	default:
+		b.Fatalf("AMOJO_BENCH_SOURCE=%q: want file or stream", v)
 	}
 	if v := os.Getenv("AMOJO_BENCH_CONCURRENCY"); v != "" {
 		e.concurrency = nil
@@ -90,14 +98,17 @@ func readBenchEnv(b *testing.B) benchEnv {
 // N and the chains are counted on the fake's wire. It reports the time
 // (s/op), the bound (bound-s), their ratio (of-bound: 1 is the bound) and
 // the chats API requests per message. The REST client keeps amoCRM's 7
-// requests per second. C=1 takes about two minutes; run them with
+// requests per second. The conversations come from a JSON Lines file,
+// imported with ImportFile and a file checkpoint. C=1 takes about two
+// minutes; run them with
 //
 //	go test -run '^$' -bench Import -benchtime 1x ./importer
 //
 // AMOJO_BENCH_CONCURRENCY (such as 16,32) chooses the concurrencies,
 // AMOJO_BENCH_SEED the input, AMOJO_BENCH_LATENCY (such as 5ms) the round
-// trip, and AMOJO_BENCH_SIZE=CONVERSATIONSxMESSAGES (such as 200x50) makes a
-// uniform input instead.
+// trip, AMOJO_BENCH_SIZE=CONVERSATIONSxMESSAGES (such as 200x50) makes a
+// uniform input instead, and AMOJO_BENCH_SOURCE=stream imports with
+// ImportAll of ReadConversations instead of ImportFile.
 func BenchmarkImport(b *testing.B) {
 	env := readBenchEnv(b)
 	var convs []*importer.Conversation
@@ -129,7 +140,8 @@ func BenchmarkImport(b *testing.B) {
 }
 
 // benchmarkImport imports the JSON Lines file at path as a program would:
-// ImportAll of ReadConversations, with a file checkpoint.
+// ImportFile of the file (or ImportAll of ReadConversations, with
+// AMOJO_BENCH_SOURCE=stream), with a file checkpoint.
 func benchmarkImport(b *testing.B, path string, msgs, concurrency int, env benchEnv) {
 	var elapsed, bound time.Duration
 	var requests int
@@ -153,7 +165,12 @@ func benchmarkImport(b *testing.B, path string, msgs, concurrency int, env bench
 		}
 		b.StartTimer()
 		start := time.Now()
-		res, err := im.ImportAll(b.Context(), importer.ReadConversations(f))
+		var res *importer.BatchResult
+		if env.stream {
+			res, err = im.ImportAll(b.Context(), importer.ReadConversations(f))
+		} else {
+			res, err = im.ImportFile(b.Context(), f)
+		}
 		took := time.Since(start)
 		b.StopTimer()
 		f.Close()

@@ -744,35 +744,42 @@ func TestImportWithScopeID(t *testing.T) {
 }
 
 // TestImportAllStreams checks that ImportAll reads its input as it goes:
-// it never holds more than three chunks of conversations that are not done.
+// it never holds more than three chunks of conversations that are not done,
+// plus those it reads ahead (WithLookahead) to start the longest first.
 func TestImportAllStreams(t *testing.T) {
 	t.Parallel()
-	var finished atomic.Int64
-	// Many small chunks mean many REST calls: lift the client's 7/s here.
-	srv, im := importSetup(t, []amojo.Option{amojo.WithRateLimit(0, 0)}, importer.WithChunkSize(5), importer.WithConcurrency(3), importer.WithProgress(func(p importer.Progress) {
-		finished.Store(int64(p.ConversationsDone + p.ConversationsFailed))
-	}))
-	convs := manyConversations(t, 60, 2)
-	maxAhead := int64(0)
-	seq := func(yield func(*importer.Conversation, error) bool) {
-		for i, c := range convs {
-			maxAhead = max(maxAhead, int64(i)-finished.Load())
-			if !yield(c, nil) {
-				return
+	for _, tt := range []struct{ lookahead, min, max int64 }{{1, 5, 15}, {20, 20, 15 + 19}} {
+		t.Run(fmt.Sprintf("lookahead=%d", tt.lookahead), func(t *testing.T) {
+			t.Parallel()
+			var finished atomic.Int64
+			// Many small chunks mean many REST calls: lift the client's 7/s here.
+			srv, im := importSetup(t, []amojo.Option{amojo.WithRateLimit(0, 0)}, importer.WithChunkSize(5), importer.WithConcurrency(3),
+				importer.WithLookahead(int(tt.lookahead)), importer.WithProgress(func(p importer.Progress) {
+					finished.Store(int64(p.ConversationsDone + p.ConversationsFailed))
+				}))
+			convs := manyConversations(t, 60, 2)
+			maxAhead := int64(0)
+			seq := func(yield func(*importer.Conversation, error) bool) {
+				for i, c := range convs {
+					maxAhead = max(maxAhead, int64(i)-finished.Load())
+					if !yield(c, nil) {
+						return
+					}
+				}
 			}
-		}
+			res, err := im.ImportAll(t.Context(), seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.ConversationsDone != 60 {
+				t.Errorf("result = %+v", res.Progress)
+			}
+			if maxAhead > tt.max || maxAhead < tt.min {
+				t.Errorf("read up to %d conversations ahead of those done, want %d..%d", maxAhead, tt.min, tt.max)
+			}
+			checkImported(t, srv, convs)
+		})
 	}
-	res, err := im.ImportAll(t.Context(), seq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.ConversationsDone != 60 {
-		t.Errorf("result = %+v", res.Progress)
-	}
-	if maxAhead > 15 || maxAhead < 5 {
-		t.Errorf("read up to %d conversations ahead of those done, want 5..15", maxAhead)
-	}
-	checkImported(t, srv, convs)
 }
 
 func TestImportAllRepeatedConversation(t *testing.T) {

@@ -2,6 +2,7 @@ package importer_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +12,65 @@ import (
 	"github.com/amojo-go/amojo/amojotest"
 	"github.com/amojo-go/amojo/importer"
 )
+
+// sized returns conversations without contacts, conversation i with
+// sizes[i] messages, named by their size ("c5-1": the conversation of 5
+// messages at index 1).
+func sized(t *testing.T, sizes ...int) []*importer.Conversation {
+	t.Helper()
+	out := make([]*importer.Conversation, len(sizes))
+	for i, n := range sizes {
+		c := conversationN(t, i, n)
+		c.ID, c.Contact = fmt.Sprintf("c%d-%d", n, i), nil
+		for k := range c.Messages {
+			c.Messages[k].MsgID = fmt.Sprintf("%s-m%d", c.ID, k)
+		}
+		out[i] = c
+	}
+	return out
+}
+
+// startOrder returns the conversations in the order their first message
+// reached the server.
+func startOrder(t *testing.T, srv *amojotest.Server) []string {
+	t.Helper()
+	var order []string
+	for _, r := range srv.RequestsTo(amojotest.RouteMessage) {
+		id := payloadConversation(t, r)
+		if !slices.Contains(order, id) {
+			order = append(order, id)
+		}
+	}
+	return order
+}
+
+// TestImportAllStartsLongestFirst: ImportAll starts the longest of the
+// conversations it reads ahead first (in input order among equals), so a
+// long one met late does not run alone at the end.
+func TestImportAllStartsLongestFirst(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		lookahead int
+		want      string
+	}{
+		{1, "c1-0 c5-1 c2-2 c8-3 c3-4 c5-5"},
+		{3, "c5-1 c8-3 c3-4 c5-5 c2-2 c1-0"},
+		{importer.DefaultLookahead, "c8-3 c5-1 c5-5 c3-4 c2-2 c1-0"},
+	} {
+		t.Run(fmt.Sprint(tt.lookahead), func(t *testing.T) {
+			t.Parallel()
+			srv, im := importSetup(t, nil, importer.WithConcurrency(1), importer.WithLookahead(tt.lookahead))
+			convs := sized(t, 1, 5, 2, 8, 3, 5)
+			if _, err := im.ImportAll(t.Context(), importer.ConversationsOf(convs)); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(startOrder(t, srv), " "); got != tt.want {
+				t.Errorf("started %s\n   want %s", got, tt.want)
+			}
+			checkImported(t, srv, convs)
+		})
+	}
+}
 
 // TestImportAllPreparesWhileSending: chunks are prepared while the
 // conversations before them send their messages: the third chunk's chats
@@ -59,6 +119,35 @@ func TestImportAllPreparesWhileSending(t *testing.T) {
 	// One lookup for each chunk's contact.
 	if n := strings.Count(strings.Join(seen[:first], " "), "lookup"); n < 3 {
 		t.Errorf("%d contact lookups before the first chunk's first conversation ended: %q", n, seen)
+	}
+	checkImported(t, srv, convs)
+}
+
+// TestImportAllFirstMessageSoon: the first message leaves after the
+// requests it needs (account, connect, its chat), not after the whole
+// first chunk is prepared.
+func TestImportAllFirstMessageSoon(t *testing.T) {
+	t.Parallel()
+	srv, im := importSetup(t, []amojo.Option{amojo.WithRateLimit(0, 0)}, importer.WithConcurrency(4))
+	convs := manyConversations(t, 100, 2)
+	if _, err := im.ImportAll(t.Context(), importer.ConversationsOf(convs)); err != nil {
+		t.Fatal(err)
+	}
+	var before []string
+	for _, r := range srv.Requests() {
+		if r.Route == amojotest.RouteMessage {
+			break
+		}
+		before = append(before, string(r.Route))
+	}
+	chats := 0
+	for _, r := range before {
+		if r == string(amojotest.RouteCreateChat) {
+			chats++
+		}
+	}
+	if before[0] != "account" || before[1] != "connect" || chats == 0 || chats > 4 {
+		t.Errorf("before the first message: %q, want the account, the connect and at most 4 chats", before)
 	}
 	checkImported(t, srv, convs)
 }

@@ -24,7 +24,8 @@
 //	AMOJO_BOT_ID          optional; the channel bot's id, for "bot" messages
 //
 // Flags choose a conversation file (one JSON document) or a JSON Lines file
-// of many conversations, a checkpoint file that makes a long import
+// of many conversations (imported longest first, see
+// importer.Importer.ImportFile), a checkpoint file that makes a long import
 // resumable (against an account: the in-process fake starts empty on every
 // run, so it refuses one), the number of conversations imported at once,
 // and a dry run that validates the input and prints the plan without
@@ -127,7 +128,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg config
-	fs.StringVar(&cfg.file, "file", "", "conversation `file`: one JSON conversation (.json) or JSON Lines, one per line (.jsonl); default: the walk-through's conversation")
+	fs.StringVar(&cfg.file, "file", "", "conversation `file`: one JSON conversation (.json) or JSON Lines, one per line (.jsonl; the longest start first); default: the walk-through's conversation")
 	fs.StringVar(&cfg.checkpoint, "checkpoint", "", "checkpoint `file` recording progress, so a stopped import resumes where it stopped")
 	fs.IntVar(&cfg.concurrency, "concurrency", importer.DefaultConcurrency, "conversations imported at once")
 	fs.BoolVar(&cfg.dryRun, "dry-run", false, "validate the input and print the plan; send nothing")
@@ -295,17 +296,29 @@ func importMany(ctx context.Context, in *input, plan *plan, chats *amojo.Client,
 		fmt.Fprintf(stderr, "%s: %s\n", prog, oneLine(err))
 		return exitUsage
 	}
-	res, err := im.ImportAll(ctx, importer.ReadConversations(in.r))
+	var res *importer.BatchResult
+	if in.seekable() {
+		// A file: the longest conversations start first, over the whole of it.
+		res, err = im.ImportFile(ctx, in.f)
+	} else {
+		res, err = im.ImportAll(ctx, importer.ReadConversations(in.r))
+	}
 	pr.finish()
 	p := res.Progress
 	fmt.Fprintf(stdout, "imported %d of %d conversations (%d done before): %d messages sent, %d already there; %d conversations failed\n",
 		p.ConversationsDone, plan.conversations, p.ConversationsSkipped, p.MessagesSent, p.MessagesSkipped, p.ConversationsFailed)
-	if err == nil {
-		if p.Conversations != plan.conversations || p.ConversationsDone != p.Conversations {
+	changed := 0 // conversations whose line changed since ImportFile read the file
+	for _, f := range res.Failures {
+		if errors.Is(f, importer.ErrFileChanged) {
+			changed++
+		}
+	}
+	if err == nil || changed > 0 && changed == p.ConversationsFailed && !errors.Is(err, context.Canceled) {
+		if read := p.Conversations - changed; read != plan.conversations || p.ConversationsDone != p.Conversations {
 			// Nothing failed, yet not everything checked was imported: the
 			// file changed under the import.
 			fmt.Fprintf(stderr, "%s: %s changed during the import: %d conversations were checked, %d read and %d imported; run again\n",
-				prog, in.name, plan.conversations, p.Conversations, p.ConversationsDone)
+				prog, in.name, plan.conversations, read, p.ConversationsDone)
 			return exitFailed
 		}
 		return exitOK
@@ -434,6 +447,16 @@ func openInput(path string) (*input, error) {
 		}
 	}
 	return in, nil
+}
+
+// seekable reports an input that is a regular file, which ImportFile can
+// read again at each conversation.
+func (in *input) seekable() bool {
+	if in.f == nil {
+		return false
+	}
+	fi, err := in.f.Stat()
+	return err == nil && fi.Mode().IsRegular()
 }
 
 func (in *input) rewind() error {
