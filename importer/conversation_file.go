@@ -46,6 +46,7 @@ func (im *Importer) ImportFile(ctx context.Context, file io.ReaderAt) (*BatchRes
 		}
 		c, err := e.read(file)
 		if j := r.check(c, err, e.index); j.err == nil {
+			r.connectAhead()
 			p.add(j, len(entries)-1-i)
 		}
 	}

@@ -450,6 +450,7 @@ func (im *Importer) ImportAll(ctx context.Context, convs iter.Seq2[*Conversation
 		j := r.add(c, err, index)
 		index++
 		if j.err == nil {
+			r.connectAhead()
 			if next := ahead.push(j); next != nil {
 				p.add(next, -1)
 			}

@@ -49,6 +49,12 @@ type importRun struct {
 	// taken holds the contacts this run adopted for a conversation after a
 	// search (prepare runs one chunk at a time, so it needs no lock).
 	taken map[int64]bool
+
+	// connecting is closed when the connect connectAhead started is over,
+	// with its outcome in scopeID and scopeErr.
+	connecting chan struct{}
+	scopeID    string
+	scopeErr   error
 }
 
 func (im *Importer) newRun(ctx context.Context) *importRun {
@@ -59,6 +65,9 @@ func (im *Importer) newRun(ctx context.Context) *importRun {
 // stop ends the run and frees the conversations it still holds.
 func (r *importRun) stop() {
 	r.cancel(nil)
+	if r.connecting != nil {
+		<-r.connecting
+	}
 	r.im.activeMu.Lock()
 	defer r.im.activeMu.Unlock()
 	for id := range r.claimed {
@@ -312,6 +321,31 @@ func (r *importRun) record(j *importJob, e CheckpointEntry) bool {
 	}
 	j.state.Apply(e)
 	return true
+}
+
+// connectAhead connects the channel (see scope) in the background, once
+// the run has a conversation to import, while the conversations of the
+// first chunk are read and decoded: the chunk then finds it done. It is
+// called by the goroutine that prepares, like runScope.
+func (r *importRun) connectAhead() {
+	if r.connecting != nil {
+		return
+	}
+	r.connecting = make(chan struct{})
+	go func() {
+		defer close(r.connecting)
+		r.scopeID, r.scopeErr = r.scope()
+	}()
+}
+
+// runScope returns the scope id for prepare: the outcome of the connect
+// connectAhead started, or else scope's.
+func (r *importRun) runScope() (string, error) {
+	if r.connecting == nil {
+		return r.scope()
+	}
+	<-r.connecting
+	return r.scopeID, r.scopeErr
 }
 
 // scope returns the scope id, connecting the channel on first use.

@@ -3,8 +3,10 @@ package importer_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -148,6 +150,49 @@ func TestImportAllFirstMessageSoon(t *testing.T) {
 	}
 	if before[0] != "account" || before[1] != "connect" || chats == 0 || chats > 4 {
 		t.Errorf("before the first message: %q, want the account, the connect and at most 4 chats", before)
+	}
+	checkImported(t, srv, convs)
+}
+
+// connectSignal closes connected when a connect request is sent.
+type connectSignal struct {
+	next      http.RoundTripper
+	once      sync.Once
+	connected chan struct{}
+}
+
+func (c *connectSignal) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, "/connect") {
+		c.once.Do(func() { close(c.connected) })
+	}
+	return c.next.RoundTrip(r)
+}
+
+// TestImportConnectsWhileReading: once a conversation to import is read,
+// the channel is connected while the rest of the first chunk is read (and
+// ImportFile's are decoded), not after.
+func TestImportConnectsWhileReading(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	tr := &connectSignal{next: srv.HTTPClient().Transport, connected: make(chan struct{})}
+	im := newImporter(t, srv, []amojo.Option{amojo.WithHTTPClient(&http.Client{Transport: tr})})
+	convs := manyConversations(t, 20, 2)
+	seq := func(yield func(*importer.Conversation, error) bool) {
+		for i, c := range convs {
+			if i == 1 {
+				select {
+				case <-tr.connected:
+				case <-time.After(10 * time.Second):
+					t.Error("no connect while the input was read")
+				}
+			}
+			if !yield(c, nil) {
+				return
+			}
+		}
+	}
+	if _, err := im.ImportAll(t.Context(), seq); err != nil {
+		t.Fatal(err)
 	}
 	checkImported(t, srv, convs)
 }

@@ -33,7 +33,7 @@ func (r *importRun) prepare(batch []*importJob, start func(*importJob)) {
 	if len(jobs) == 0 {
 		return
 	}
-	scopeID, err := r.scope()
+	scopeID, err := r.runScope()
 	if err != nil {
 		for _, j := range jobs {
 			r.failStep(j, "connect", "", err)
