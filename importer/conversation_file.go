@@ -20,18 +20,20 @@ import (
 var ErrFileChanged = errors.New("amojo: the conversation file changed during the import")
 
 // ImportFile imports every conversation of a JSON Lines file (the format of
-// ReadConversations; an *os.File is an io.ReaderAt), like ImportAll, but
-// starts them longest first over the whole file. A first pass reads the
-// file once, checking every conversation and noting where each one is and
-// how many messages it has, and nothing else: memory grows by a few dozen
-// bytes per conversation of the file, plus the conversations being prepared
-// and imported, which are read again from the file when they start. The
-// progress then knows every conversation and message from the start.
-// Lines that do not read as conversations fail first, before any request,
-// as ReadConversations reports them (a read error of file ends the pass,
-// and the conversations before it are imported). The file must not change
-// during the import: a conversation whose line changed fails with
-// ErrFileChanged.
+// ReadConversations), like ImportAll, but starts them longest first over the
+// whole file. file must be readable at any offset: an *os.File of a regular
+// file (for a pipe, use ImportAll of ReadConversations). A first pass reads
+// the file once, noting where each conversation is and how many messages
+// it has, and nothing else (a scan: nothing is decoded), so memory grows by
+// a few dozen bytes per conversation of the file, plus the conversations
+// being prepared and imported, which are read again and decoded when they
+// start. The progress knows every conversation and message of the file from
+// its first report. Each conversation is checked when it starts, before any
+// of its requests; a line that is not even a JSON object with a "messages"
+// array fails first. Errors are those ReadConversations reports (a read
+// error of file ends the first pass; the conversations before it are
+// imported). The file must not change during the import: a conversation
+// whose line changed fails with ErrFileChanged.
 func (im *Importer) ImportFile(ctx context.Context, file io.ReaderAt) (*BatchResult, error) {
 	if file == nil {
 		return &BatchResult{}, invalid("file", "nil")
