@@ -257,7 +257,13 @@ func TestImportContactPendingMarkedWhenSent(t *testing.T) {
 	checkImported(t, srv, convs)
 
 	// Stopped during the back-off: the retry is not sent, the mark is
-	// taken back, the conversations are interrupted, not failed.
+	// taken back, the conversations are interrupted, not failed. (Here
+	// every conversation has a contact to create: one without would send
+	// its messages before the contacts are done, and finish.)
+	convs = manyConversations(t, 4, 1)
+	for i, c := range convs {
+		c.Contact = &importer.ContactSpec{Name: fmt.Sprintf("Client %d", i), Phones: []string{fmt.Sprintf("+7900%07d", i)}}
+	}
 	srv2 := newServer(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()

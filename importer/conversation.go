@@ -613,7 +613,7 @@ func ReadConversations(r io.Reader) iter.Seq2[*Conversation, error] {
 		br := bufio.NewReaderSize(r, 64<<10)
 		var buf []byte
 		for line := 1; ; line++ {
-			data, err := readLine(br, &buf)
+			data, _, err := readLine(br, &buf)
 			if len(bytes.TrimSpace(data)) > 0 {
 				c, perr := decodeConversationLine(data, line)
 				if !yield(c, perr) {
@@ -634,24 +634,25 @@ func ReadConversations(r io.Reader) iter.Seq2[*Conversation, error] {
 	}
 }
 
-// readLine reads one line (without its end) into *buf, reusing it.
-func readLine(br *bufio.Reader, buf *[]byte) ([]byte, error) {
+// readLine reads one line into *buf, reusing it, and returns it without
+// its end and the number of bytes it took in the input, its end included.
+func readLine(br *bufio.Reader, buf *[]byte) ([]byte, int, error) {
 	b := (*buf)[:0]
 	for {
 		chunk, err := br.ReadSlice('\n')
 		b = append(b, chunk...)
 		if len(b) > MaxConversationLine+1 {
 			*buf = nil
-			return nil, errors.New("amojo: line longer than 16 MiB")
+			return nil, len(b), errors.New("amojo: line longer than 16 MiB")
 		}
 		if err == bufio.ErrBufferFull {
 			continue
 		}
 		*buf = b
 		if err != nil && err != io.EOF {
-			return nil, fmt.Errorf("amojo: read conversations: %w", err)
+			return nil, len(b), fmt.Errorf("amojo: read conversations: %w", err)
 		}
-		return bytes.TrimRight(b, "\r\n"), err
+		return bytes.TrimRight(b, "\r\n"), len(b), err
 	}
 }
 

@@ -154,9 +154,19 @@ type pathPart struct {
 	isIndex bool
 }
 
+// maxScanDepth is how deep the objects and arrays of a document the
+// scanner walks may nest, as deep as encoding/json decodes: deeper, the
+// scan stops as on malformed input (and the decoder says what is wrong),
+// rather than recurse until the stack overflows.
+const maxScanDepth = 10000
+
 // value reads one value, checking the keys of its objects against n (nil:
-// anything goes). ok is false for malformed input.
+// anything goes). ok is false for malformed input, and for values nested
+// deeper than maxScanDepth.
 func (s *keyScanner) value(n *jsonNode) (ke *unknownKeyError, ok bool) {
+	if len(s.path) > maxScanDepth {
+		return nil, false
+	}
 	s.space()
 	if s.pos >= len(s.data) {
 		return nil, false

@@ -341,6 +341,26 @@ func TestReadConversationsLongLine(t *testing.T) {
 	}
 }
 
+// TestReadConversationDeeplyNested: a document nested deeper than JSON
+// decoders go is refused with an error; the key scan crashed the program
+// with a stack overflow on it.
+func TestReadConversationDeeplyNested(t *testing.T) {
+	t.Parallel()
+	for _, data := range []string{
+		`{"conversation_id":` + strings.Repeat("[", 2_000_000),
+		`{"conversation_id":` + strings.Repeat(`[{"a":`, 1_000_000),
+	} {
+		_, err := ReadConversation(strings.NewReader(data))
+		var ce *ConversationError
+		if !errors.As(err, &ce) || ce.Step != "read" || !strings.Contains(err.Error(), "invalid JSON") {
+			t.Errorf("err = %v", err)
+		}
+		if n, ok := messageCount([]byte(data)); ok || n != 0 {
+			t.Errorf("messageCount = %d, %v", n, ok)
+		}
+	}
+}
+
 // lineReader generates n conversations, one per line, without holding them.
 type lineReader struct {
 	n, i int

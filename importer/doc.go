@@ -9,7 +9,9 @@
 // order and reads the history back to check that all arrived.
 // [Importer.ImportConversation] imports one [Conversation];
 // [Importer.ImportAll] streams many, a bounded number at once, reporting
-// [Progress].
+// [Progress]; [Importer.ImportFile] imports a JSON Lines file, starting its
+// longest conversations first. docs/importer.md explains how an import
+// keeps close to the fastest the API allows.
 //
 // [ReadConversation] and [ReadConversations] read conversations from JSON and
 // JSON Lines (the format is documented on [Conversation]; invalid input is a

@@ -24,6 +24,11 @@ const DefaultConcurrency = 8
 // their contacts are looked up, created and linked with one REST request each.
 const DefaultChunkSize = 50
 
+// DefaultLookahead is how many conversations ImportAll reads ahead of
+// those started unless WithLookahead says otherwise: it starts the longest
+// of them first.
+const DefaultLookahead = 200
+
 // maxChunkSize is the most conversations a chunk may hold: amoCRM accepts
 // at most 250 entities in one REST v4 request.
 const maxChunkSize = 250
@@ -72,6 +77,10 @@ type Importer struct {
 	// same conversation is never imported twice at once.
 	activeMu sync.Mutex
 	active   map[string]bool
+
+	// checkpointGiven: the checkpoint is the caller's (WithCheckpoint), a
+	// record of earlier runs, not the importer's own empty one.
+	checkpointGiven bool
 }
 
 type importConfig struct {
@@ -82,6 +91,7 @@ type importConfig struct {
 	checkpoint   Checkpoint
 	concurrency  int
 	chunk        int
+	lookahead    int
 	notifyNewest bool
 	recreate     bool
 	verify       bool
@@ -148,6 +158,14 @@ func WithBotRefID(id string) Option {
 // is also a Claimer (such as pgstore's checkpoint), each conversation is
 // claimed while it is imported, so importers sharing cp never import one
 // conversation at the same time.
+//
+// The checkpoint is taken as the record of this import: the messages of a
+// conversation it does not know go without reading the chat's history first
+// (a message amoCRM has already, imported by some other run, is refused
+// when sent again, and one history read then settles it and the rest).
+// Without a checkpoint the importer knows nothing of earlier runs, and reads
+// each chat's history before sending: one request per 50 messages more for
+// a new conversation, none sent twice for one imported before.
 func WithCheckpoint(cp Checkpoint) Option {
 	return func(c *importConfig) error {
 		if cp == nil {
@@ -158,9 +176,11 @@ func WithCheckpoint(cp Checkpoint) Option {
 	}
 }
 
-// WithConcurrency sets how many conversations are imported at once (default
-// DefaultConcurrency). Messages of one conversation are always sent one
-// after the other, in time order.
+// WithConcurrency sets how many conversations send their messages at once,
+// which is also the most chats API requests in flight at once, chat
+// creations and history reads included (default DefaultConcurrency).
+// Messages of one conversation are always sent one after the other, in time
+// order.
 func WithConcurrency(n int) Option {
 	return func(c *importConfig) error {
 		if n < 1 {
@@ -171,17 +191,40 @@ func WithConcurrency(n int) Option {
 	}
 }
 
-// WithChunkSize sets how many conversations ImportAll prepares together
-// (default DefaultChunkSize, at most 250): each chunk costs one REST
-// request to look up existing links, one to create contacts and one to link
-// chats, which keeps the REST API's 7 requests per second from limiting the
-// import. Memory grows with the chunk size, not with the input.
+// WithChunkSize sets how many conversations ImportAll and ImportFile
+// prepare together (default DefaultChunkSize, at most 250): each chunk
+// costs one REST request to look up existing links, one to create contacts
+// and one to link chats, which keeps the REST API's 7 requests per second
+// from limiting the import. The first chunk holds one conversation per
+// worker (WithConcurrency), when that is fewer, so that the first messages
+// leave soon; a last chunk smaller than half a chunk joins the one before.
+// A chunk is prepared while the conversations before it send their
+// messages. Memory grows with the chunk size (about two chunks are held),
+// not with the input.
 func WithChunkSize(n int) Option {
 	return func(c *importConfig) error {
 		if n < 1 || n > maxChunkSize {
 			return invalid("ChunkSize", "must be within [1, 250]")
 		}
 		c.chunk = n
+		return nil
+	}
+}
+
+// WithLookahead sets how many conversations ImportAll reads ahead of those
+// it has started (default DefaultLookahead): it starts the one with the most
+// messages among them first, so the longest conversations, whose messages
+// go one after the other, do not start last and run alone at the end. 1
+// starts them in input order. Those conversations are held in memory:
+// memory grows with the lookahead, not with the input. ImportFile, which
+// can read a conversation again from the file, holds none of them and looks
+// over the whole file.
+func WithLookahead(n int) Option {
+	return func(c *importConfig) error {
+		if n < 1 {
+			return invalid("Lookahead", "must be at least 1")
+		}
+		c.lookahead = n
 		return nil
 	}
 }
@@ -222,7 +265,12 @@ func WithRecreateContacts(on bool) Option {
 var ErrContactUnconfirmed = errors.New("amojo: the contact's creation was never confirmed")
 
 // WithVerify turns the final history check on (the default) or off. With it
-// a conversation is done only when the chat history holds every msgid.
+// a conversation is done only when the chat history holds every msgid: amojo
+// answers a message before it processes it, and this check is what finds a
+// message accepted and then lost. It costs one history read per 50 messages
+// of a conversation (none when the last read, made to settle a duplicate,
+// already showed them all); off, a conversation is done once amojo accepted
+// every message.
 func WithVerify(on bool) Option {
 	return func(c *importConfig) error {
 		c.verify = on
@@ -278,6 +326,7 @@ func New(chats *amojo.Client, crm *amojo.CRMClient, opts ...Option) (*Importer, 
 		title:       DefaultChannelTitle,
 		concurrency: DefaultConcurrency,
 		chunk:       DefaultChunkSize,
+		lookahead:   DefaultLookahead,
 		verify:      true,
 		verifyWait:  DefaultVerifyWait,
 	}
@@ -298,18 +347,20 @@ func New(chats *amojo.Client, crm *amojo.CRMClient, opts ...Option) (*Importer, 
 			return nil, invalid("ScopeID", "not a scope of the client's channel")
 		}
 	}
-	if cfg.checkpoint == nil {
+	given := cfg.checkpoint != nil
+	if !given {
 		cfg.checkpoint = NewMemoryCheckpoint()
 	}
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
-	return &Importer{chats: chats, crm: crm, cfg: cfg, scopeID: cfg.scopeID, active: make(map[string]bool)}, nil
+	return &Importer{chats: chats, crm: crm, cfg: cfg, scopeID: cfg.scopeID, active: make(map[string]bool), checkpointGiven: given}, nil
 }
 
 // Progress is the state of an import, reported through WithProgress.
 // Conversations counts the conversations read so far (a stream's total is
-// not known in advance) and Messages their messages.
+// not known in advance; ImportFile reports the whole file's first) and
+// Messages their messages.
 type Progress struct {
 	Conversations        int
 	ConversationsDone    int // imported, including those skipped
@@ -371,7 +422,7 @@ func (im *Importer) ImportConversation(ctx context.Context, c *Conversation) (*R
 	r := im.newRun(ctx)
 	defer r.stop()
 	j := r.add(c, nil, 0)
-	r.prepare([]*importJob{j})
+	r.prepare([]*importJob{j}, nil)
 	if j.err == nil {
 		r.importMessages(j)
 	}
@@ -382,64 +433,43 @@ func (im *Importer) ImportConversation(ctx context.Context, c *Conversation) (*R
 }
 
 // ImportAll imports every conversation of convs (such as
-// ReadConversations), with up to the configured number at once. It reads the
-// input one chunk at a time, so memory does not grow with it: chunks batch
-// the REST steps, and each prepared conversation goes to the first free
-// worker, so a long conversation never holds up the others. A conversation
-// that fails (invalid, or refused by amoCRM) is counted and reported in the
-// result, and the others go on; an error that would fail every conversation
-// (401, 403, the connect, the checkpoint, ctx) stops the run and is returned
-// as it is, a *ConversationError. Otherwise the error is nil when every
-// conversation was imported, or sums up the failures, wrapping the first
+// ReadConversations), with up to the configured number of chats API
+// requests in flight at once. It reads the input as it goes, so memory does
+// not grow with it: it holds the conversations it reads ahead (see
+// WithLookahead), starting the longest of them first, and those being
+// prepared and imported. Conversations are prepared in chunks, which batch
+// the REST steps (see WithChunkSize), while the conversations started
+// before send their messages. A conversation that fails (invalid, or
+// refused by amoCRM) is counted and reported in the result, and the others
+// go on; an error that would fail every conversation (401, 403, the
+// connect, the checkpoint, ctx) stops the run and is returned as it is, a
+// *ConversationError. Otherwise the error is nil when every conversation
+// was imported, or sums up the failures, wrapping the first
 // *ConversationError; when nothing failed but conversations were left to
-// another importer that holds them (see Claimer), it wraps ErrClaimed.
+// another importer that holds them (see Claimer), it wraps ErrClaimed. For
+// a file, ImportFile looks over the whole of it.
 func (im *Importer) ImportAll(ctx context.Context, convs iter.Seq2[*Conversation, error]) (*BatchResult, error) {
 	r := im.newRun(ctx)
 	defer r.stop()
-	// Chunks only batch the REST steps (prepare); each prepared conversation
-	// then waits for the first free worker, so a long conversation holds up
-	// one worker, not its chunk. ready holds at most one chunk: with the
-	// chunk being read and prepared and the workers' conversations, memory
-	// stays bounded by about two chunks.
-	ready := make(chan *importJob, im.cfg.chunk)
-	var workers sync.WaitGroup
-	for range im.cfg.concurrency {
-		workers.Go(func() {
-			for j := range ready {
-				if r.ctx.Err() != nil {
-					continue // stopped: leave it for the next run
-				}
-				r.sem <- struct{}{}
-				r.importMessages(j)
-				<-r.sem
-			}
-		})
-	}
-	flush := func(batch []*importJob) {
-		r.prepare(batch)
-		for _, j := range batch {
-			if j.err == nil && !j.res.AlreadyDone && r.ctx.Err() == nil {
-				ready <- j
-			}
-		}
-	}
-	var batch []*importJob
+	p := r.startPipeline()
+	ahead := newLookahead(im.cfg.lookahead)
 	index := 0
 	for c, err := range convs {
 		if r.ctx.Err() != nil {
 			break
 		}
-		batch = append(batch, r.add(c, err, index))
+		j := r.add(c, err, index)
 		index++
-		if len(batch) == im.cfg.chunk {
-			flush(batch)
-			batch = nil
+		if j.err == nil {
+			r.connectAhead()
+			if next := ahead.push(j); next != nil {
+				p.add(next, -1)
+			}
 		}
 	}
-	if r.ctx.Err() == nil && len(batch) > 0 {
-		flush(batch)
+	for j := ahead.pop(); j != nil && r.ctx.Err() == nil; j = ahead.pop() {
+		p.add(j, ahead.jobs.Len())
 	}
-	close(ready)
-	workers.Wait()
+	p.close()
 	return r.result()
 }

@@ -331,33 +331,72 @@ func TestImportAuthErrors(t *testing.T) {
 // one has a contact to create.
 func manyConversations(t testing.TB, n, m int) []*importer.Conversation {
 	t.Helper()
-	start := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
 	out := make([]*importer.Conversation, n)
 	for i := range n {
-		c := &importer.Conversation{
-			ID:     fmt.Sprintf("conv-%d", i),
-			Client: amojo.Participant{ID: fmt.Sprintf("client-%d", i), Name: fmt.Sprintf("Client %d", i)},
-		}
-		if i%2 == 0 {
-			c.Contact = &importer.ContactSpec{Name: fmt.Sprintf("Client %d", i), Phones: []string{fmt.Sprintf("+7900%07d", i)}}
-		}
-		for k := range m {
-			msg := importer.ConversationMessage{
-				MsgID: fmt.Sprintf("conv-%d-m-%d", i, k), Time: start.Add(time.Duration(k) * time.Minute),
-				From: importer.FromClient, Content: amojo.Text{Text: fmt.Sprintf("message %d", k)},
-			}
-			if k%2 == 1 {
-				msg.From = importer.FromManager
-				msg.Sender = &amojo.Participant{ID: "mgr", RefID: amojotest.DefaultManagerAmojoID, Name: amojotest.DefaultManagerName}
-			}
-			c.Messages = append(c.Messages, msg)
-		}
-		if err := c.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		out[i] = c
+		out[i] = conversationN(t, i, m)
 	}
 	return out
+}
+
+// conversationN returns conversation i of manyConversations, with m
+// messages, alternately from the client and a manager, and a contact to
+// create when i is even.
+func conversationN(t testing.TB, i, m int) *importer.Conversation {
+	t.Helper()
+	start := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	c := &importer.Conversation{
+		ID:     fmt.Sprintf("conv-%d", i),
+		Client: amojo.Participant{ID: fmt.Sprintf("client-%d", i), Name: fmt.Sprintf("Client %d", i)},
+	}
+	if i%2 == 0 {
+		c.Contact = &importer.ContactSpec{Name: fmt.Sprintf("Client %d", i), Phones: []string{fmt.Sprintf("+7900%07d", i)}}
+	}
+	for k := range m {
+		msg := importer.ConversationMessage{
+			MsgID: fmt.Sprintf("conv-%d-m-%d", i, k), Time: start.Add(time.Duration(k) * time.Minute),
+			From: importer.FromClient, Content: amojo.Text{Text: fmt.Sprintf("message %d", k)},
+		}
+		if k%2 == 1 {
+			msg.From = importer.FromManager
+			msg.Sender = &amojo.Participant{ID: "mgr", RefID: amojotest.DefaultManagerAmojoID, Name: amojotest.DefaultManagerName}
+		}
+		c.Messages = append(c.Messages, msg)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// jsonLines returns convs as a JSON Lines file and where each line starts.
+func jsonLines(t testing.TB, convs []*importer.Conversation) ([]byte, []int64) {
+	t.Helper()
+	var b bytes.Buffer
+	var starts []int64
+	for _, c := range convs {
+		data, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		starts = append(starts, int64(b.Len()))
+		b.Write(data)
+		b.WriteByte('\n')
+	}
+	return b.Bytes(), starts
+}
+
+// payloadConversation returns the conversation_id of a message request.
+func payloadConversation(t testing.TB, r amojotest.Request) string {
+	t.Helper()
+	var body struct {
+		Payload struct {
+			ConversationID string `json:"conversation_id"`
+		} `json:"payload"`
+	}
+	if err := json.Unmarshal(r.Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	return body.Payload.ConversationID
 }
 
 func TestImportAllChunksRESTCalls(t *testing.T) {
@@ -672,35 +711,42 @@ func TestImportWithScopeID(t *testing.T) {
 }
 
 // TestImportAllStreams checks that ImportAll reads its input as it goes:
-// it never holds more than three chunks of conversations that are not done.
+// it never holds more than three chunks of conversations that are not done,
+// plus those it reads ahead (WithLookahead) to start the longest first.
 func TestImportAllStreams(t *testing.T) {
 	t.Parallel()
-	var finished atomic.Int64
-	// Many small chunks mean many REST calls: lift the client's 7/s here.
-	srv, im := importSetup(t, []amojo.Option{amojo.WithRateLimit(0, 0)}, importer.WithChunkSize(5), importer.WithConcurrency(3), importer.WithProgress(func(p importer.Progress) {
-		finished.Store(int64(p.ConversationsDone + p.ConversationsFailed))
-	}))
-	convs := manyConversations(t, 60, 2)
-	maxAhead := int64(0)
-	seq := func(yield func(*importer.Conversation, error) bool) {
-		for i, c := range convs {
-			maxAhead = max(maxAhead, int64(i)-finished.Load())
-			if !yield(c, nil) {
-				return
+	for _, tt := range []struct{ lookahead, min, max int64 }{{1, 5, 15}, {20, 20, 15 + 19}} {
+		t.Run(fmt.Sprintf("lookahead=%d", tt.lookahead), func(t *testing.T) {
+			t.Parallel()
+			var finished atomic.Int64
+			// Many small chunks mean many REST calls: lift the client's 7/s here.
+			srv, im := importSetup(t, []amojo.Option{amojo.WithRateLimit(0, 0)}, importer.WithChunkSize(5), importer.WithConcurrency(3),
+				importer.WithLookahead(int(tt.lookahead)), importer.WithProgress(func(p importer.Progress) {
+					finished.Store(int64(p.ConversationsDone + p.ConversationsFailed))
+				}))
+			convs := manyConversations(t, 60, 2)
+			maxAhead := int64(0)
+			seq := func(yield func(*importer.Conversation, error) bool) {
+				for i, c := range convs {
+					maxAhead = max(maxAhead, int64(i)-finished.Load())
+					if !yield(c, nil) {
+						return
+					}
+				}
 			}
-		}
+			res, err := im.ImportAll(t.Context(), seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.ConversationsDone != 60 {
+				t.Errorf("result = %+v", res.Progress)
+			}
+			if maxAhead > tt.max || maxAhead < tt.min {
+				t.Errorf("read up to %d conversations ahead of those done, want %d..%d", maxAhead, tt.min, tt.max)
+			}
+			checkImported(t, srv, convs)
+		})
 	}
-	res, err := im.ImportAll(t.Context(), seq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.ConversationsDone != 60 {
-		t.Errorf("result = %+v", res.Progress)
-	}
-	if maxAhead > 15 || maxAhead < 5 {
-		t.Errorf("read up to %d conversations ahead of those done, want 5..15", maxAhead)
-	}
-	checkImported(t, srv, convs)
 }
 
 func TestImportAllRepeatedConversation(t *testing.T) {
@@ -897,15 +943,7 @@ func TestImportAllLongConversationDoesNotStall(t *testing.T) {
 	longSent := map[string]int{}
 	during := map[string]bool{}
 	for _, r := range srv.RequestsTo(amojotest.RouteMessage) {
-		var body struct {
-			Payload struct {
-				ConversationID string `json:"conversation_id"`
-			} `json:"payload"`
-		}
-		if err := json.Unmarshal(r.Body, &body); err != nil {
-			t.Fatal(err)
-		}
-		id := body.Payload.ConversationID
+		id := payloadConversation(t, r)
 		if strings.HasPrefix(id, "long-") {
 			longSent[id]++
 			continue

@@ -25,6 +25,7 @@ func sharedOptions(cp Checkpoint, logger *slog.Logger, progress func(Progress)) 
 		"WithCheckpoint":       WithCheckpoint(cp),
 		"WithConcurrency":      WithConcurrency(3),
 		"WithChunkSize":        WithChunkSize(20),
+		"WithLookahead":        WithLookahead(7),
 		"WithNotifyNewest":     WithNotifyNewest(true),
 		"WithRecreateContacts": WithRecreateContacts(true),
 		"WithVerify":           WithVerify(false),
@@ -67,7 +68,7 @@ func TestOptionsAreSafeToShare(t *testing.T) {
 	require.NoError(t, err)
 	want := settings(first.cfg)
 	assert.Equal(t, importConfig{accountID: "acc", scopeID: "ch_acc", title: "Import", botRefID: "bot-1", concurrency: 3, chunk: 20,
-		notifyNewest: true, recreate: true, verify: false, verifyWait: time.Second}, want)
+		lookahead: 7, notifyNewest: true, recreate: true, verify: false, verifyWait: time.Second}, want)
 	for i, im := range ims {
 		require.NoError(t, errs[i])
 		assert.Equal(t, want, settings(im.cfg))

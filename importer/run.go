@@ -23,6 +23,13 @@ type importJob struct {
 	// claimed: the job holds its conversation id in Importer.active (and,
 	// with a Claimer, its claim).
 	claimed bool
+	// readFirst: amoCRM may hold messages of it that the checkpoint does
+	// not list, so its history is read before sending: the conversation was
+	// finished before and gained messages (a finished conversation keeps
+	// only a digest of its msgids), or the importer has no checkpoint of
+	// its own (WithCheckpoint) and this one is new to it, so it cannot tell
+	// a new conversation from one an earlier run imported.
+	readFirst bool
 	// lostCause is why the answer to its contact's creation never arrived.
 	lostCause error
 }
@@ -32,7 +39,9 @@ type importRun struct {
 	im     *Importer
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	sem    chan struct{}
+	// sem holds a slot for each chats API request in flight (chat
+	// creations, messages, history reads): at most WithConcurrency.
+	sem chan struct{}
 
 	mu       sync.Mutex
 	p        Progress
@@ -43,6 +52,12 @@ type importRun struct {
 	// taken holds the contacts this run adopted for a conversation after a
 	// search (prepare runs one chunk at a time, so it needs no lock).
 	taken map[int64]bool
+
+	// connecting is closed when the connect connectAhead started is over,
+	// with its outcome in scopeID and scopeErr.
+	connecting chan struct{}
+	scopeID    string
+	scopeErr   error
 }
 
 func (im *Importer) newRun(ctx context.Context) *importRun {
@@ -53,6 +68,9 @@ func (im *Importer) newRun(ctx context.Context) *importRun {
 // stop ends the run and frees the conversations it still holds.
 func (r *importRun) stop() {
 	r.cancel(nil)
+	if r.connecting != nil {
+		<-r.connecting
+	}
 	r.im.activeMu.Lock()
 	ids := slices.Collect(maps.Keys(r.claimed))
 	r.im.activeMu.Unlock()
@@ -67,10 +85,27 @@ func (r *importRun) stop() {
 	clear(r.claimed)
 }
 
+// call makes one chats API request (fn) in one of the run's slots,
+// waiting for a free one first. A conversation holds a slot only while its
+// request is in flight, so the next chunk's chat creations wait for a
+// request to end, not for a conversation.
+func (r *importRun) call(fn func() error) error {
+	select {
+	case r.sem <- struct{}{}:
+	case <-r.ctx.Done():
+		return r.ctx.Err()
+	}
+	defer func() { <-r.sem }()
+	return fn()
+}
+
 // claim marks j's conversation as being imported and, when the checkpoint
 // is a Claimer, claims it there; it returns why the conversation cannot be
 // imported now: another import of it is under way in this Importer, or
-// (ErrClaimed) in another importer.
+// (ErrClaimed) in another importer. It is the one place a conversation is
+// claimed: prepare calls it when the conversation starts, before its
+// checkpoint is loaded and before its first request; release (from finish
+// or fail, or stop for those a stopped run never got to) frees it.
 func (r *importRun) claim(j *importJob) *ConversationError {
 	id := j.conv.ID
 	r.im.activeMu.Lock()
@@ -125,16 +160,32 @@ func (r *importRun) releaseClaim(id string) {
 	}
 }
 
-// add registers a conversation read from the input (or the error reading it).
+// add registers a conversation read from the input (or the error reading
+// it): it counts it in the progress and checks it (see check).
 func (r *importRun) add(c *Conversation, readErr error, index int) *importJob {
-	j := &importJob{conv: c, index: index}
+	r.counted(c)
+	return r.check(c, readErr, index)
+}
+
+// counted adds c (nil: a conversation that could not be read) to the
+// conversations and messages read.
+func (r *importRun) counted(c *Conversation) {
 	r.mu.Lock()
 	r.p.Conversations++
 	if c != nil {
 		r.p.Messages += len(c.Messages)
-		j.res.ConversationID = c.ID
 	}
 	r.mu.Unlock()
+}
+
+// check returns the job of a conversation read from the input, failed when
+// reading or validating it failed. Its claim comes later, when its import
+// starts (prepare).
+func (r *importRun) check(c *Conversation, readErr error, index int) *importJob {
+	j := &importJob{conv: c, index: index}
+	if c != nil {
+		j.res.ConversationID = c.ID
+	}
 	switch {
 	case readErr != nil:
 		var ce *ConversationError
@@ -150,8 +201,6 @@ func (r *importRun) add(c *Conversation, readErr error, index int) *importJob {
 			var ce *ConversationError
 			errors.As(err, &ce)
 			ce.Index = index
-			r.fail(j, ce)
-		} else if ce := r.claim(j); ce != nil {
 			r.fail(j, ce)
 		}
 	}
@@ -324,6 +373,31 @@ func (r *importRun) record(j *importJob, e CheckpointEntry) bool {
 	}
 	j.state.Apply(e)
 	return true
+}
+
+// connectAhead connects the channel (see scope) in the background, once
+// the run has a conversation to import, while the conversations of the
+// first chunk are read and decoded: the chunk then finds it done. It is
+// called by the goroutine that prepares, like runScope.
+func (r *importRun) connectAhead() {
+	if r.connecting != nil {
+		return
+	}
+	r.connecting = make(chan struct{})
+	go func() {
+		defer close(r.connecting)
+		r.scopeID, r.scopeErr = r.scope()
+	}()
+}
+
+// runScope returns the scope id for prepare: the outcome of the connect
+// connectAhead started, or else scope's.
+func (r *importRun) runScope() (string, error) {
+	if r.connecting == nil {
+		return r.scope()
+	}
+	<-r.connecting
+	return r.scopeID, r.scopeErr
 }
 
 // scope returns the scope id, connecting the channel on first use.

@@ -24,16 +24,18 @@
 //	AMOJO_BOT_ID          optional; the channel bot's id, for "bot" messages
 //
 // Flags choose a conversation file (one JSON document) or a JSON Lines file
-// of many conversations, a checkpoint that makes a long import resumable
-// (against an account: the in-process fake starts empty on every run, so it
-// refuses one) — a file, or PostgreSQL (-postgres DSN), which runs on
-// several machines share: each conversation is imported by one of them at a
-// time, and one another run holds is left to it (the summary counts them) —
-// the number of conversations imported at once, and a dry run that
-// validates the input and prints the plan without sending anything. The
-// exit status is 0 when every conversation read was imported, 1 when the
-// import failed or imported fewer, such as when conversations were left to
-// another run (the reason is on stderr), and 2 for bad usage or input.
+// of many conversations (imported longest first, see
+// importer.Importer.ImportFile), a checkpoint that makes a long import
+// resumable (against an account: the in-process fake starts empty on every
+// run, so it refuses one) — a file, or PostgreSQL (-postgres DSN), which
+// runs on several machines share: each conversation is imported by one of
+// them at a time, and one another run holds is left to it (the summary
+// counts them) — the number of conversations imported at once, and a dry
+// run that validates the input and prints the plan without sending
+// anything. The exit status is 0 when every conversation read was
+// imported, 1 when the import failed or imported fewer, such as when
+// conversations were left to another run (the reason is on stderr), and 2
+// for bad usage or input.
 package main
 
 import (
@@ -132,7 +134,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg config
-	fs.StringVar(&cfg.file, "file", "", "conversation `file`: one JSON conversation (.json) or JSON Lines, one per line (.jsonl); default: the walk-through's conversation")
+	fs.StringVar(&cfg.file, "file", "", "conversation `file`: one JSON conversation (.json) or JSON Lines, one per line (.jsonl; the longest start first); default: the walk-through's conversation")
 	fs.StringVar(&cfg.checkpoint, "checkpoint", "", "checkpoint `file` recording progress, so a stopped import resumes where it stopped")
 	fs.StringVar(&cfg.postgres, "postgres", "", "record progress in PostgreSQL at `dsn` instead, shared by runs on several machines, which then split the conversations (migrates the schema)")
 	fs.StringVar(&cfg.importName, "import-name", "", "the import's `name` in the PostgreSQL checkpoint: runs with the same name share their progress (default: the scope, channel_account)")
@@ -315,7 +317,13 @@ func importMany(ctx context.Context, in *input, plan *plan, chats *amojo.Client,
 		fmt.Fprintf(stderr, "%s: %s\n", prog, oneLine(err))
 		return exitUsage
 	}
-	res, err := im.ImportAll(ctx, importer.ReadConversations(in.r))
+	var res *importer.BatchResult
+	if in.seekable() {
+		// A file: the longest conversations start first, over the whole of it.
+		res, err = im.ImportFile(ctx, in.f)
+	} else {
+		res, err = im.ImportAll(ctx, importer.ReadConversations(in.r))
+	}
 	pr.finish()
 	p := res.Progress
 	fmt.Fprintf(stdout, "imported %d of %d conversations (%d done before): %d messages sent, %d already there; %d conversations failed\n",
@@ -323,12 +331,18 @@ func importMany(ctx context.Context, in *input, plan *plan, chats *amojo.Client,
 	if p.ConversationsClaimedElsewhere > 0 {
 		fmt.Fprintf(stdout, "left to another run: %d conversations it is importing\n", p.ConversationsClaimedElsewhere)
 	}
-	if err == nil {
-		if p.Conversations != plan.conversations || p.ConversationsDone != p.Conversations {
+	changed := 0 // conversations whose line changed since ImportFile read the file
+	for _, f := range res.Failures {
+		if errors.Is(f, importer.ErrFileChanged) {
+			changed++
+		}
+	}
+	if err == nil || changed > 0 && changed == p.ConversationsFailed && !errors.Is(err, context.Canceled) {
+		if read := p.Conversations - changed; read != plan.conversations || p.ConversationsDone != p.Conversations {
 			// Nothing failed, yet not everything checked was imported: the
 			// file changed under the import.
 			fmt.Fprintf(stderr, "%s: %s changed during the import: %d conversations were checked, %d read and %d imported; run again\n",
-				prog, in.name, plan.conversations, p.Conversations, p.ConversationsDone)
+				prog, in.name, plan.conversations, read, p.ConversationsDone)
 			return exitFailed
 		}
 		return exitOK
@@ -467,6 +481,16 @@ func openInput(path string) (*input, error) {
 		}
 	}
 	return in, nil
+}
+
+// seekable reports an input that is a regular file, which ImportFile can
+// read again at each conversation.
+func (in *input) seekable() bool {
+	if in.f == nil {
+		return false
+	}
+	fi, err := in.f.Stat()
+	return err == nil && fi.Mode().IsRegular()
 }
 
 func (in *input) rewind() error {
