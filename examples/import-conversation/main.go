@@ -27,8 +27,8 @@
 // of many conversations (imported longest first, see
 // importer.Importer.ImportFile), a checkpoint that makes a long import
 // resumable (against an account: the in-process fake starts empty on every
-// run, so it refuses one) — a file, or PostgreSQL (-postgres DSN), which
-// runs on several machines share: each conversation is imported by one of
+// run, so it refuses one) — a file, or PostgreSQL (-postgres DSN), shared
+// by runs on several machines: each conversation is imported by one of
 // them at a time, and one another run holds is left to it (the summary
 // counts them) — the number of conversations imported at once, and a dry
 // run that validates the input and prints the plan without sending
