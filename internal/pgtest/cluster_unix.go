@@ -5,6 +5,7 @@ package pgtest
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -87,6 +88,11 @@ func startCluster(bin string) (*cluster, error) {
 		return nil, err
 	}
 	opts := fmt.Sprintf("-c listen_addresses='' -k %s -p 5432 -c max_connections=200", dir)
+	if !benchmarking() {
+		// The tests kill processes, never the machine: a commit need not
+		// reach the disk. Benchmarks keep the flush, as production has it.
+		opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	}
 	if err := c.run("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(dir, "server.log"), "-w", "-t", "60", "start"); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
 		os.RemoveAll(dir)
@@ -114,4 +120,10 @@ func (c *cluster) run(name string, args ...string) error {
 func (c *cluster) stop() {
 	_ = c.run("pg_ctl", "-D", filepath.Join(c.dir, "data"), "-m", "immediate", "-w", "stop")
 	os.RemoveAll(c.dir)
+}
+
+// benchmarking reports whether the test binary runs benchmarks (-test.bench).
+func benchmarking() bool {
+	f := flag.Lookup("test.bench")
+	return f != nil && f.Value.String() != ""
 }
