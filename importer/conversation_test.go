@@ -14,6 +14,7 @@ import (
 
 	"github.com/amojo-go/amojo"
 	"github.com/amojo-go/amojo/amojotest"
+	"github.com/amojo-go/amojo/internal/testscale"
 )
 
 func TestReadConversationSeed(t *testing.T) {
@@ -405,10 +406,11 @@ func TestReadConversationsStreams(t *testing.T) {
 		}
 		return peak
 	}
+	many := testscale.Size(t, 50000, 10000)
 	small := heapAfter(1000)
-	big := heapAfter(50000)
+	big := heapAfter(many)
 	if big > small+2<<20 {
-		t.Errorf("heap grew with the input: %d bytes after 1k lines, %d after 50k", small, big)
+		t.Errorf("heap grew with the input: %d bytes after 1 000 lines, %d after %d", small, big, many)
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/amojo-go/amojo/internal/inboxtest"
 	"github.com/amojo-go/amojo/internal/killtest"
 	"github.com/amojo-go/amojo/internal/pgtest"
+	"github.com/amojo-go/amojo/internal/testscale"
 	"github.com/amojo-go/amojo/pgstore"
 )
 
@@ -283,7 +284,7 @@ func TestCheckpointImportTwoProcessesKilled(t *testing.T) {
 	ts := httptest.NewServer(k)
 	t.Cleanup(ts.Close)
 
-	const convs = 300
+	convs := testscale.Size(t, 300, 150)
 	conversations := testConversations(convs)
 	var lines bytes.Buffer
 	for _, c := range conversations {

@@ -14,6 +14,7 @@ import (
 	"github.com/amojo-go/amojo/internal/checkpointtest"
 	"github.com/amojo-go/amojo/internal/importtest"
 	"github.com/amojo-go/amojo/internal/pgtest"
+	"github.com/amojo-go/amojo/internal/testscale"
 	"github.com/amojo-go/amojo/pgstore"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -86,7 +87,8 @@ SELECT $1, $2, 'm-' || lpad(i::text, 8, '0') FROM generate_series(1, $3::integer
 // timed three times and the fastest kept.
 func TestCheckpointLongConversationCostDoesNotGrow(t *testing.T) {
 	t.Parallel()
-	const long, batch = 50_000, 1_000
+	const batch = 1_000
+	long := testscale.Size(t, 50_000, 5_000)
 	s := asyncStore(t, pgtest.DSN(t))
 	ctx := t.Context()
 	cp := s.Checkpoint("long")

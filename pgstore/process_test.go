@@ -12,6 +12,7 @@ import (
 	"github.com/amojo-go/amojo"
 	"github.com/amojo-go/amojo/internal/inboxtest"
 	"github.com/amojo-go/amojo/internal/pgtest"
+	"github.com/amojo-go/amojo/internal/testscale"
 	"github.com/amojo-go/amojo/pgstore"
 )
 
@@ -55,7 +56,8 @@ func deliverChild() int {
 // lost.
 func TestInboxThreeProcesses(t *testing.T) {
 	t.Parallel()
-	const events, appenders = 5000, 8
+	const appenders = 8
+	events := testscale.Size(t, 5000, 500)
 	dsn := pgtest.DSN(t)
 	s := openDSN(t, dsn)
 	in := s.Inbox()

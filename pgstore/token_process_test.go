@@ -7,6 +7,7 @@ import (
 
 	"github.com/amojo-go/amojo/internal/oauthtest"
 	"github.com/amojo-go/amojo/internal/pgtest"
+	"github.com/amojo-go/amojo/internal/testscale"
 	"github.com/amojo-go/amojo/pgstore"
 )
 
@@ -34,7 +35,7 @@ func TestTokenStoreThreeProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	oauthtest.Run(t, ts, oauthtest.Processes{
-		N: 3, Duration: 10 * time.Second, Lifetime: 2 * time.Second,
+		N: 3, Duration: testscale.Size(t, 10*time.Second, 8*time.Second), Lifetime: 2 * time.Second,
 		ChildTest: "TestTokenStoreProcessChild", Env: []string{envTokenDSN + "=" + dsn, envTokenKey + "=" + key},
 	})
 }

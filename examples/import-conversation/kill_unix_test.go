@@ -21,6 +21,7 @@ import (
 
 	"github.com/amojo-go/amojo/amojotest"
 	"github.com/amojo-go/amojo/internal/killtest"
+	"github.com/amojo-go/amojo/internal/testscale"
 )
 
 // killPlan says when the parent kills the child: right after the server has
@@ -116,18 +117,18 @@ func TestImportSurvivesKills(t *testing.T) {
 		"AMOJO_BASE_URL": ts.URL, "AMOCRM_BASE_URL": ts.URL, "AMOCRM_TOKEN": srv.Token(),
 		"AMOJO_BOT_ID": srv.Channel().Bot.ID,
 	}
-	const convs = 200
+	convs := testscale.Size(t, 200, 80)
 	file := writeFile(t, "many.jsonl", lines(t, convs))
 	cp := filepath.Join(t.TempDir(), "cp.jsonl")
 	args := []string{"-file", file, "-checkpoint", cp}
 
 	rng := rand.New(rand.NewPCG(7, 11))
-	plans := make([]*killPlan, 10)
+	plans := make([]*killPlan, testscale.Size(t, 10, 4))
 	for i := range plans {
 		// A run of the whole import takes about 1 000 requests.
 		plans[i] = &killPlan{n: 1 + rng.IntN(100), before: rng.IntN(2) == 0}
 	}
-	for _, i := range rng.Perm(len(plans))[:3] {
+	for _, i := range rng.Perm(len(plans))[:testscale.Size(t, 3, 0)] {
 		plans[i].contacts = true
 	}
 	var kills []string
