@@ -43,9 +43,8 @@ SELECT EXISTS (SELECT FROM taken), (SELECT holder FROM cur), (SELECT expires_at 
 // another importer holds the conversation and its lease has not expired, or
 // when this Checkpoint holds it already. A claim whose holder died expires
 // after the lease (DefaultClaimLease unless WithClaimLease says otherwise),
-// and another importer can then take the conversation over. Release every
-// claim before closing the Store: the renewal runs until the last one is
-// released.
+// and another importer can then take the conversation over. The renewal
+// runs until the last claim is released or the Store is closed.
 func (c *Checkpoint) Claim(ctx context.Context, conversationID string) error {
 	if err := c.check(conversationID); err != nil {
 		return err
@@ -138,15 +137,27 @@ WHERE name = $1 AND owner = $2 AND conversation_id = ANY($3)`, c.name, c.owner, 
 	return nil
 }
 
-// renewer is the goroutine renewing a Checkpoint's claims.
+// renewer is the goroutine renewing a Checkpoint's claims. The Store keeps
+// track of it, so that Close stops it.
 type renewer struct {
+	s      *Store
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
 func startRenewer(c *Checkpoint) *renewer {
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &renewer{cancel: cancel, done: make(chan struct{})}
+	r := &renewer{s: c.s, cancel: cancel, done: make(chan struct{})}
+	c.s.renewMu.Lock()
+	defer c.s.renewMu.Unlock()
+	if c.s.closed {
+		close(r.done) // a closed Store renews nothing
+		return r
+	}
+	if c.s.renewers == nil {
+		c.s.renewers = make(map[*renewer]bool)
+	}
+	c.s.renewers[r] = true
 	every := max(c.s.lease/3, time.Millisecond)
 	go func() {
 		defer close(r.done)
@@ -168,8 +179,12 @@ func startRenewer(c *Checkpoint) *renewer {
 	return r
 }
 
-// stop ends the goroutine, cancelling a renewal under way, and waits for it.
+// stop ends the goroutine, cancelling a renewal under way, and waits for
+// it. It may be called more than once.
 func (r *renewer) stop() {
+	r.s.renewMu.Lock()
+	delete(r.s.renewers, r)
+	r.s.renewMu.Unlock()
 	r.cancel()
 	<-r.done
 }

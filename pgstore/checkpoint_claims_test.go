@@ -15,6 +15,7 @@ import (
 	"github.com/amojo-go/amojo/internal/inboxtest"
 	"github.com/amojo-go/amojo/internal/pgtest"
 	"github.com/amojo-go/amojo/pgstore"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // TestCheckpointClaimsAreExclusive: a conversation claimed by one
@@ -304,5 +305,50 @@ func TestCheckpointCancelled(t *testing.T) {
 	}
 	if err := cp.Release(t.Context(), "c-1"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCloseStopsClaimRenewal: claims still held when the Store is closed
+// are renewed no more (their leases end them), even when the pool, the
+// caller's, stays open; no renewal goroutine outlives Close.
+func TestCloseStopsClaimRenewal(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, err := pgxpool.New(ctx, pgtest.DSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	const lease = 150 * time.Millisecond
+	s, err := pgstore.New(pool, pgstore.WithClaimLease(lease))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a", "b"} {
+		if err := s.Checkpoint(name).Claim(ctx, "c-1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := pgstore.RenewersRunning(s); n != 2 {
+		t.Fatalf("%d renewals running for two checkpoints holding claims, want 2", n)
+	}
+	expiry := func() (latest time.Time) {
+		t.Helper()
+		if err := pool.QueryRow(ctx, `SELECT max(expires_at) FROM amojo_checkpoint_claims`).Scan(&latest); err != nil {
+			t.Fatal(err)
+		}
+		return latest
+	}
+	s.Close()
+	if n := pgstore.RenewersRunning(s); n != 0 {
+		t.Errorf("%d renewals running after Close", n)
+	}
+	before := expiry()
+	time.Sleep(3 * lease) // nine renewal periods, had any renewal gone on
+	if after := expiry(); !after.Equal(before) {
+		t.Errorf("claims renewed after Close: lease end moved from %v to %v", before, after)
 	}
 }

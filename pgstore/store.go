@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,6 +24,10 @@ type Store struct {
 
 	purgeMu   sync.Mutex
 	lastPurge time.Time
+
+	renewMu  sync.Mutex
+	renewers map[*renewer]bool // running, for Close to stop
+	closed   bool
 }
 
 // Option configures a Store.
@@ -119,8 +125,18 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 // Pool returns the store's pool.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-// Close closes the pool if Open made it.
+// Close stops the renewal of the claims its checkpoints still hold (their
+// leases then end them) and closes the pool if Open made it. No goroutine
+// of the Store outlives Close.
 func (s *Store) Close() {
+	s.renewMu.Lock()
+	s.closed = true
+	running := slices.Collect(maps.Keys(s.renewers))
+	clear(s.renewers)
+	s.renewMu.Unlock()
+	for _, r := range running {
+		r.stop()
+	}
 	if s.owned {
 		s.pool.Close()
 	}
