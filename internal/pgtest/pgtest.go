@@ -22,11 +22,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"flag"
 	"fmt"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -53,15 +51,7 @@ var (
 // TestMain:
 //
 //	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
-//
-// With -count=N (N > 1), Main makes go test's -timeout (ten minutes unless
-// given) bound each of the N runs rather than all of them together: a run
-// of these tests starts processes and waits on PostgreSQL and on leases,
-// and twenty runs under -race take longer than ten minutes on two cores.
-// Every wait inside the tests has a bound of its own.
 func Main(m *testing.M) int {
-	flag.Parse()
-	perRunTimeout()
 	code := m.Run()
 	mu.Lock()
 	c := started
@@ -172,31 +162,4 @@ func redact(dsn string) string {
 		return "(a connection string with a password)"
 	}
 	return dsn
-}
-
-// perRunTimeout multiplies -test.timeout by -test.count.
-func perRunTimeout() {
-	count, timeout := flag.Lookup("test.count"), flag.Lookup("test.timeout")
-	if count == nil || timeout == nil {
-		return
-	}
-	if d, ok := scaledTimeout(count.Value.String(), timeout.Value.String()); ok {
-		if err := flag.Set("test.timeout", d.String()); err != nil {
-			fmt.Fprintln(os.Stderr, "pgtest:", err)
-		}
-	}
-}
-
-// scaledTimeout returns timeout × count for a count over 1 and a timeout
-// that is set (not 0), and false when the timeout stays as it is.
-func scaledTimeout(count, timeout string) (time.Duration, bool) {
-	n, err := strconv.Atoi(count)
-	if err != nil || n < 2 {
-		return 0, false
-	}
-	d, err := time.ParseDuration(timeout)
-	if err != nil || d <= 0 {
-		return 0, false
-	}
-	return d * time.Duration(n), true
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -53,25 +52,6 @@ func TestWithDatabase(t *testing.T) {
 	} {
 		if got := withDatabase(in, "d"); got != want {
 			t.Errorf("withDatabase(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestScaledTimeout(t *testing.T) {
-	for _, c := range []struct {
-		count, timeout string
-		want           time.Duration
-		ok             bool
-	}{
-		{"20", "10m0s", 200 * time.Minute, true},
-		{"2", "90s", 3 * time.Minute, true},
-		{"1", "10m0s", 0, false},
-		{"20", "0s", 0, false}, // no timeout stays none
-		{"x", "10m0s", 0, false},
-		{"3", "soon", 0, false},
-	} {
-		if got, ok := scaledTimeout(c.count, c.timeout); got != c.want || ok != c.ok {
-			t.Errorf("scaledTimeout(%q, %q) = %v, %v; want %v, %v", c.count, c.timeout, got, ok, c.want, c.ok)
 		}
 	}
 }
