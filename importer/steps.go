@@ -30,7 +30,8 @@ func live(batch []*importJob) []*importJob {
 // later steps.
 func (r *importRun) prepare(batch []*importJob, start func(*importJob)) {
 	// Claimed first: a conversation another importer holds costs no
-	// request, not even the connect.
+	// request of its own (from ImportConversation, not even the connect;
+	// ImportAll and ImportFile connect ahead while they read).
 	for _, j := range live(batch) {
 		if ce := r.claim(j); ce != nil {
 			r.fail(j, ce)

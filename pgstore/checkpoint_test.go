@@ -35,7 +35,7 @@ func TestCheckpointConformance(t *testing.T) {
 			t.Cleanup(s.Close)
 			return s.Checkpoint("import")
 		}
-	}, checkpointtest.Options{Long: 5000})
+	}, checkpointtest.Options{Long: testscale.Size(t, 5000, 1000)})
 }
 
 // asyncStore opens a migrated store on dsn whose commits do not wait for
@@ -87,8 +87,8 @@ SELECT $1, $2, 'm-' || lpad(i::text, 8, '0') FROM generate_series(1, $3::integer
 // timed three times and the fastest kept.
 func TestCheckpointLongConversationCostDoesNotGrow(t *testing.T) {
 	t.Parallel()
-	const batch = 1_000
-	long := testscale.Size(t, 50_000, 5_000)
+	batch := testscale.Size(t, 1_000, 300)
+	long := testscale.Size(t, 50_000, 2_000)
 	s := asyncStore(t, pgtest.DSN(t))
 	ctx := t.Context()
 	cp := s.Checkpoint("long")
@@ -134,7 +134,7 @@ func TestCheckpointLongConversationCostDoesNotGrow(t *testing.T) {
 		t.Errorf("Load of %d msgids took %v, of %d %v: it grows faster than the conversation", long+3*batch, full, batch, short)
 	}
 	st, _ := cp.Load(ctx, "long")
-	if st.Sent[0] != "m-00000001" || st.Sent[long-1] != fmt.Sprintf("m-%08d", long) || st.Sent[long] != "x-0-000000" || st.Sent[len(st.Sent)-1] != "x-2-000999" {
+	if st.Sent[0] != "m-00000001" || st.Sent[long-1] != fmt.Sprintf("m-%08d", long) || st.Sent[long] != "x-0-000000" || st.Sent[len(st.Sent)-1] != fmt.Sprintf("x-2-%06d", batch-1) {
 		t.Errorf("msgids out of order: %s", checkpointtest.Describe(st))
 	}
 	// A repeat adds nothing; Done drops them all.
@@ -152,31 +152,6 @@ func TestCheckpointLongConversationCostDoesNotGrow(t *testing.T) {
 	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM amojo_checkpoint_msgids WHERE conversation_id = 'long'`).Scan(&rows); err != nil || rows != 0 {
 		t.Errorf("%d msgid rows left after Done (%v)", rows, err)
 	}
-}
-
-// testConversations makes n conversations of three messages, each with a
-// contact of its own to create.
-func testConversations(n int) []*importer.Conversation {
-	start := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
-	out := make([]*importer.Conversation, n)
-	for i := range n {
-		c := &importer.Conversation{
-			ID:      fmt.Sprintf("conv-%d", i),
-			Client:  amojo.Participant{ID: fmt.Sprintf("client-%d", i), Name: fmt.Sprintf("Client %d", i)},
-			Contact: &importer.ContactSpec{Name: fmt.Sprintf("Client %d", i), Phones: []string{fmt.Sprintf("+7900%07d", i)}},
-		}
-		for k := range 3 {
-			m := importer.ConversationMessage{MsgID: fmt.Sprintf("conv-%d-m-%d", i, k), Time: start.Add(time.Duration(k) * time.Minute),
-				From: importer.FromClient, Content: amojo.Text{Text: fmt.Sprintf("message %d", k)}}
-			if k == 1 {
-				m.From = importer.FromManager
-				m.Sender = &amojo.Participant{ID: "mgr", RefID: amojotest.DefaultManagerAmojoID, Name: amojotest.DefaultManagerName}
-			}
-			c.Messages = append(c.Messages, m)
-		}
-		out[i] = c
-	}
-	return out
 }
 
 func claimRows(t *testing.T, s *pgstore.Store) int {
@@ -198,7 +173,7 @@ func TestCheckpointTwoImportersShareTheWork(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	srv := amojotest.NewServer(amojotest.WithRateLimit(0, 0))
 	t.Cleanup(srv.Close)
-	convs := testConversations(120)
+	convs := importtest.Conversations(testscale.Size(t, 120, 40))
 	newImporter := func(s *pgstore.Store) *importer.Importer {
 		im, err := importer.New(srv.Client(), srv.CRMClient(amojo.WithRateLimit(0, 0)), importer.WithCheckpoint(s.Checkpoint("shared")),
 			importer.WithConcurrency(4), importer.WithChunkSize(5), importer.WithVerifyWait(0))

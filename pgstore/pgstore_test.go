@@ -11,21 +11,7 @@ import (
 	"github.com/amojo-go/amojo/pgstore"
 )
 
-func TestMain(m *testing.M) {
-	if os.Getenv(envChildDSN) != "" {
-		os.Exit(deliverChild())
-	}
-	if os.Getenv(envReceiverDSN) != "" {
-		os.Exit(receiverChild())
-	}
-	if os.Getenv(envClaimChildDSN) != "" {
-		os.Exit(claimChild())
-	}
-	if os.Getenv(envImportChild) != "" {
-		os.Exit(importChild())
-	}
-	os.Exit(pgtest.Main(m))
-}
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // open returns a migrated store on a new database.
 func open(t testing.TB, opts ...pgstore.Option) *pgstore.Store {

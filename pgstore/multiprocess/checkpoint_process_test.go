@@ -1,4 +1,4 @@
-package pgstore_test
+package multiprocess_test
 
 import (
 	"bytes"
@@ -285,7 +285,7 @@ func TestCheckpointImportTwoProcessesKilled(t *testing.T) {
 	t.Cleanup(ts.Close)
 
 	convs := testscale.Size(t, 300, 150)
-	conversations := testConversations(convs)
+	conversations := importtest.Conversations(convs)
 	var lines bytes.Buffer
 	for _, c := range conversations {
 		data, err := json.Marshal(c)

@@ -1,4 +1,4 @@
-package pgstore_test
+package multiprocess_test
 
 import (
 	"context"
@@ -57,7 +57,7 @@ func deliverChild() int {
 func TestInboxThreeProcesses(t *testing.T) {
 	t.Parallel()
 	const appenders = 8
-	events := testscale.Size(t, 5000, 500)
+	events := testscale.Size(t, 5000, 200)
 	dsn := pgtest.DSN(t)
 	s := openDSN(t, dsn)
 	in := s.Inbox()

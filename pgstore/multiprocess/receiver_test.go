@@ -1,4 +1,4 @@
-package pgstore_test
+package multiprocess_test
 
 import (
 	"context"
@@ -82,5 +82,5 @@ func TestWebhookInboxSurvivesSIGKILL(t *testing.T) {
 func TestWebhookInboxThreeReceivers(t *testing.T) {
 	t.Parallel()
 	dsn, counts := handledDB(t)
-	inboxtest.RunFlood(t, testscale.Size(t, 5000, 500), counts, envReceiverDSN+"="+dsn)
+	inboxtest.RunFlood(t, testscale.Size(t, 5000, 200), counts, envReceiverDSN+"="+dsn)
 }

@@ -1,4 +1,4 @@
-package pgstore_test
+package multiprocess_test
 
 import (
 	"os"
