@@ -94,6 +94,12 @@ func SplitScopeID(scopeID string) (channelID, accountID string, ok bool) {
 	return scopeID[:i], scopeID[i+1:], true
 }
 
+// ValidateID checks an id the way every call checks the ids it puts in a
+// request path (a scope id, an amojo id, a chat id): not empty, not "." or
+// "..", no whitespace or control characters. A broken rule is a
+// *ValidationError naming field.
+func ValidateID(field, id string) error { return checkID(field, id) }
+
 // checkID reports an empty id or one with whitespace or control characters.
 func checkID(field, id string) error {
 	if id == "" {

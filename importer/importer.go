@@ -107,7 +107,7 @@ type Option func(*importConfig) error
 // the REST API for it (amojo.CRMClient.Account).
 func WithAccountID(amojoID string) Option {
 	return func(c *importConfig) error {
-		if err := checkID("AccountID", amojoID); err != nil {
+		if err := amojo.ValidateID("AccountID", amojoID); err != nil {
 			return err
 		}
 		c.accountID = amojoID
@@ -119,7 +119,7 @@ func WithAccountID(amojoID string) Option {
 // instead of connecting (amojo.Client.Connect) first.
 func WithScopeID(scopeID string) Option {
 	return func(c *importConfig) error {
-		if err := checkID("ScopeID", scopeID); err != nil {
+		if err := amojo.ValidateID("ScopeID", scopeID); err != nil {
 			return err
 		}
 		c.scopeID = scopeID
@@ -144,7 +144,7 @@ func WithChannelTitle(title string) Option {
 // validation without it.
 func WithBotRefID(id string) Option {
 	return func(c *importConfig) error {
-		if err := checkID("BotRefID", id); err != nil {
+		if err := amojo.ValidateID("BotRefID", id); err != nil {
 			return err
 		}
 		c.botRefID = id

@@ -31,23 +31,6 @@ func within(prefix string, err error) error {
 // isBlank reports an empty or all-whitespace string.
 func isBlank(s string) bool { return strings.TrimSpace(s) == "" }
 
-// checkID reports an empty id or one with whitespace or control characters,
-// as the clients refuse it in a request path.
-func checkID(field, id string) error {
-	if id == "" {
-		return invalid(field, "empty")
-	}
-	if id == "." || id == ".." {
-		return invalid(field, "must not be . or ..")
-	}
-	for _, r := range id {
-		if r <= ' ' || r == 0x7f {
-			return invalid(field, "contains whitespace or control characters")
-		}
-	}
-	return nil
-}
-
 // checkText reports an empty (after trimming) value or one with a line break.
 func checkText(field, v string) error {
 	if isBlank(v) {
